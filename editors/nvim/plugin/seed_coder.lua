@@ -1,0 +1,16 @@
+-- User commands only; nothing starts until require('seed_coder').setup() is called.
+if vim.g.loaded_seed_coder then
+  return
+end
+vim.g.loaded_seed_coder = true
+
+local function cmd(name, fn, desc)
+  vim.api.nvim_create_user_command(name, function()
+    require('seed_coder')[fn]()
+  end, { desc = desc })
+end
+
+cmd('SeedCoderEnable', 'enable', 'seed_coder: show suggestions')
+cmd('SeedCoderDisable', 'disable', 'seed_coder: stop showing suggestions')
+cmd('SeedCoderToggle', 'toggle', 'seed_coder: toggle suggestions')
+cmd('SeedCoderStatus', 'status', 'seed_coder: show the server and model state')

@@ -1,0 +1,295 @@
+"""Supervisor of the engine worker: one process, one generation at a time, restarts after crashes.
+
+Requests go out through a sender thread and answers come back through a reader thread, so no
+caller ever blocks on the pipe. Cancellation is a shared counter: cancelling sequence number N
+stops N and everything older between two decode steps, without a message round trip.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import logging
+import multiprocessing
+import queue
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .worker import WorkerConfig, worker_main
+
+log = logging.getLogger("seed_coder_lsp.engine")
+NATIVE_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
+
+
+class EngineError(Exception):
+    """A problem a user can act on (load failure, crash); the message is one line."""
+
+
+class EngineCrashed(EngineError):
+    """The worker process died while a request was pending."""
+
+
+@dataclass
+class Job:
+    """One request in flight: its future, streamed text so far and cancel bookkeeping."""
+
+    seq: int
+    future: concurrent.futures.Future[dict[str, Any]] = field(
+        default_factory=concurrent.futures.Future
+    )
+    partial: str = ""
+    steps_at_cancel: int | None = None
+    listeners: list[Callable[[str], None]] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.future.done()
+
+
+EventSink = Callable[[str, str], None]
+
+
+class Engine:
+    """Parent side of the worker process."""
+
+    def __init__(self, config: WorkerConfig, on_event: EventSink | None = None) -> None:
+        self.config = config
+        self.on_event = on_event or (lambda kind, msg: None)
+        self._ctx = multiprocessing.get_context("spawn")
+        self._seq = itertools.count(1)
+        self._lock = threading.RLock()
+        self._jobs: dict[int, Job] = {}
+        self._proc: Any = None
+        self._conn: Any = None
+        self._outbox: queue.Queue[Any] = queue.Queue()
+        self._cancel = self._ctx.Value("q", 0, lock=False)
+        self._steps = self._ctx.Value("q", 0, lock=False)
+        self._ready = threading.Event()
+        self.info: dict[str, Any] = {}
+        self.load_error: str | None = None
+        self.crashes = 0
+        self.starts = 0
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Spawn the worker (non-blocking); it loads the model and then answers requests."""
+        with self._lock:
+            if self._closed:
+                raise EngineError("engine is shut down")
+            if self._proc is not None and self._proc.is_alive():
+                return
+            self._ready.clear()
+            self.load_error = None
+            parent, child = self._ctx.Pipe()
+            self._outbox = queue.Queue()
+            proc = self._ctx.Process(
+                target=worker_main,
+                args=(child, self._cancel, self._steps, self.config),
+                daemon=True,
+                name="seed-coder-engine",
+            )
+            proc.start()
+            child.close()
+            self._proc, self._conn = proc, parent
+            self.starts += 1
+            threading.Thread(target=self._reader, args=(proc, parent), daemon=True).start()
+            threading.Thread(target=self._sender, args=(parent, self._outbox), daemon=True).start()
+
+    def wait_ready(self, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the model is loaded; raise EngineError with the reason if it failed."""
+        self.start()
+        if not self._ready.wait(timeout):
+            raise EngineError(f"model did not load within {timeout:g} s")
+        if self.load_error:
+            raise EngineError(self.load_error)
+        return self.info
+
+    @property
+    def ready(self) -> bool:
+        """Loaded and able to answer."""
+        return self._ready.is_set() and self.load_error is None and self.alive
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def decode_steps(self) -> int:
+        """Decode steps the worker has run since this engine was created."""
+        return int(self._steps.value)
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the worker: ask, then terminate, then kill; fail whatever is pending."""
+        with self._lock:
+            self._closed = True
+            proc, conn = self._proc, self._conn
+            self._cancel.value = 2**62
+        if proc is None:
+            return
+        self._outbox.put({"op": "shutdown"})
+        self._outbox.put(None)
+        proc.join(timeout / 2)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout / 4)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout / 4)
+        if conn is not None:
+            conn.close()
+        self._fail_all(EngineError("engine shut down"))
+
+    # -- requests ----------------------------------------------------------------------------
+    def submit(self, op: str = "complete", **payload: Any) -> Job:
+        """Queue a request; the returned job's future resolves with the worker's answer."""
+        with self._lock:
+            if self._proc is None or not self._proc.is_alive():
+                self.start()
+            job = Job(seq=next(self._seq))
+            self._jobs[job.seq] = job
+            self._outbox.put({"op": op, "seq": job.seq, **payload})
+        return job
+
+    def cancel(self, job: Job) -> None:
+        """Stop this job and every older one between two decode steps."""
+        with self._lock:
+            if job.steps_at_cancel is None:
+                job.steps_at_cancel = self.decode_steps
+            if self._cancel.value < job.seq:
+                self._cancel.value = job.seq
+
+    def wasted_steps(self, job: Job, result: dict[str, Any]) -> int:
+        """Decode steps the worker ran after the job was cancelled."""
+        if job.steps_at_cancel is None:
+            return 0
+        return max(0, int(result.get("steps_total", job.steps_at_cancel)) - job.steps_at_cancel)
+
+    def reconfigure(self, config: WorkerConfig) -> None:
+        """New model or load settings: the next request starts a fresh worker with them."""
+        with self._lock:
+            old = self._proc
+            self.config = config
+            self.crashes = 0
+        if old is not None:
+            self._retire(old)
+
+    def _retire(self, proc: Any) -> None:
+        """End a worker we no longer want, without reporting it as a crash."""
+        with self._lock:
+            self._cancel.value = next(self._seq)  # cancels everything submitted so far
+            self._outbox.put(None)
+            self._proc = None
+            self._ready.clear()
+        proc.terminate()
+        proc.join(1.0)
+        if proc.is_alive():
+            proc.kill()
+        self._fail_all(EngineError("model reloading"))
+
+    # -- threads -----------------------------------------------------------------------------
+    def _sender(self, conn: Any, outbox: queue.Queue[Any]) -> None:
+        """Write requests to the pipe in order; a None ends the thread."""
+        while True:
+            msg = outbox.get()
+            if msg is None:
+                return
+            try:
+                conn.send(msg)
+            except (OSError, ValueError, BrokenPipeError):
+                return
+
+    def _reader(self, proc: Any, conn: Any) -> None:
+        """Dispatch the worker's messages; on EOF, report how the worker died."""
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError, ValueError):
+                break
+            self._dispatch(msg)
+        proc.join(2.0)
+        with self._lock:
+            current = proc is self._proc
+            if current:
+                self._proc = None
+        if not current or self._closed:
+            return
+        code = proc.exitcode
+        self._outbox.put(None)
+        if not self._ready.is_set():
+            self.load_error = self.load_error or _death_message(code, loading=True)
+            self._ready.set()
+        self.crashes += 1
+        if code is not None and code < 0 and -code in NATIVE_SIGNALS:
+            self.config = _safer(self.config, self.crashes)
+        message = _death_message(code, loading=False)
+        log.error(message)
+        self.on_event("crashed", message)
+        self._fail_all(EngineCrashed(message))
+
+    def _dispatch(self, msg: dict[str, Any]) -> None:
+        """Route one worker message to its job or to the lifecycle state."""
+        kind = msg.get("type")
+        if kind == "ready":
+            self.info = msg["info"]
+            self._ready.set()
+            for warning in self.info.get("warnings", []):
+                self.on_event("warning", warning)
+            self.on_event("ready", "model loaded")
+            return
+        if kind == "load_error":
+            self.load_error = msg["message"]
+            self._ready.set()
+            self.on_event("load_error", msg["message"])
+            return
+        job = self._jobs.get(msg.get("seq", -1))
+        if job is None:
+            return
+        if kind == "partial":
+            job.partial += msg["text"]
+            for listener in list(job.listeners):
+                listener(msg["text"])
+            return
+        self._jobs.pop(job.seq, None)
+        if kind == "error":
+            job.future.set_exception(EngineError(msg["message"]))
+        else:
+            job.future.set_result(msg)
+
+    def _fail_all(self, exc: Exception) -> None:
+        """Resolve every pending job with an error."""
+        with self._lock:
+            jobs, self._jobs = list(self._jobs.values()), {}
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_exception(exc)
+
+
+def _safer(config: WorkerConfig, crashes: int) -> WorkerConfig:
+    """After a native crash: no repacked CPU buffers; after two, no GPU either."""
+    return replace(config, safe_cpu=True, gpu_layers=0 if crashes >= 2 else config.gpu_layers)
+
+
+def _death_message(code: int | None, *, loading: bool) -> str:
+    """One line about how the worker ended."""
+    phase = "while loading the model" if loading else ""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        how = f"crashed ({name})"
+        if -code == signal.SIGKILL:
+            how = "was killed (SIGKILL; out of memory?)"
+    else:
+        how = f"exited with code {code}"
+    return " ".join(
+        p for p in (f"the llama.cpp engine {how}", phase, "- restarting it on the next request") if p
+    )

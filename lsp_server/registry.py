@@ -1,0 +1,132 @@
+"""Known models and how a user's model spec (name, path, env var) becomes a file path."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .model_check import ModelError
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
+
+__all__ = [
+    "ModelEntry",
+    "ModelError",
+    "ResolvedModel",
+    "default_model_name",
+    "load_registry",
+    "models_dir",
+    "registry_path",
+    "resolve_model",
+]
+
+ENV_MODEL = "SEED_CODER_LSP_MODEL"
+ENV_CACHE = "SEED_CODER_LSP_CACHE"
+APP_NAME = "seed-coder-lsp"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One downloadable GGUF; `size` is an estimate (+-10%) unless `size_exact`."""
+
+    name: str
+    repo: str
+    file: str
+    size: int
+    size_exact: bool
+    template: str
+    description: str
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where the model file should be, and its registry entry when it came from a name."""
+
+    path: Path
+    entry: ModelEntry | None
+
+
+def registry_path() -> Traversable:
+    """Locate registry.json: packaged copy in a wheel, else the source tree's models/."""
+    packaged = resources.files("lsp_server") / "registry.json"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "models" / "registry.json"
+
+
+def _entry(name: str, raw: dict[str, Any]) -> ModelEntry:
+    """Build an entry, failing with the bad key rather than a KeyError later."""
+    try:
+        return ModelEntry(
+            name=name,
+            repo=str(raw["repo"]),
+            file=str(raw["file"]),
+            size=int(raw["size"]),
+            size_exact=bool(raw.get("size_exact", True)),
+            template=str(raw.get("template", "seed-coder")),
+            description=str(raw.get("description", "")),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(
+            f"registry entry {name!r} is malformed ({exc!r}): fix registry.json"
+        ) from exc
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[str, tuple[ModelEntry, ...]]:
+    """Parse the registry once; it does not change while the server runs."""
+    path = registry_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read model registry {path}: {exc}") from exc
+    entries = tuple(_entry(name, raw) for name, raw in data.get("models", {}).items())
+    default = str(data.get("default", ""))
+    if default not in {e.name for e in entries}:
+        raise ModelError(f"registry default {default!r} is not a listed model: fix {path}")
+    return default, entries
+
+
+def load_registry() -> dict[str, ModelEntry]:
+    """Return the known models by name (a fresh dict, safe to modify)."""
+    return {e.name: e for e in _load()[1]}
+
+
+def default_model_name() -> str:
+    """Name of the model used when nothing else is configured."""
+    return _load()[0]
+
+
+def models_dir() -> Path:
+    """Directory for downloaded models: $SEED_CODER_LSP_CACHE/models or the user cache dir."""
+    root = os.environ.get(ENV_CACHE)
+    if root:
+        return Path(root).expanduser() / "models"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME)) / "models"
+
+
+def _looks_like_name(spec: str) -> bool:
+    """A spec without separators or .gguf is meant as a registry name, not a path."""
+    return not any(c in spec for c in ("/", "\\", os.sep)) and not spec.lower().endswith(".gguf")
+
+
+def resolve_model(spec: str | None) -> ResolvedModel:
+    """Turn a model spec (name, path, or None for env/default) into a path and entry."""
+    spec = (spec or "").strip() or os.environ.get(ENV_MODEL, "").strip() or default_model_name()
+    registry = load_registry()
+    entry = registry.get(spec)
+    if entry is not None:
+        return ResolvedModel(path=models_dir() / entry.file, entry=entry)
+    path = Path(spec).expanduser()
+    if _looks_like_name(spec) and not path.exists():
+        known = ", ".join(sorted(registry))
+        raise ModelError(f"unknown model {spec!r}: use one of {known}, or the path of a .gguf file")
+    return ResolvedModel(path=path, entry=None)
