@@ -78,19 +78,23 @@ def _install_llama_logging(level: str) -> None:
     """Route llama.cpp's log lines to logging (stderr); the default callback can raise on UTF-8."""
     import llama_cpp
 
-    wanted = {"debug": 4, "info": 2, "warning": 2, "error": 1}.get(level, 2)
+    verbose = level == "debug"
     pending: list[bytes] = []
+    last_level = [0]
 
     @llama_cpp.llama_log_callback
     def _callback(lvl: int, text: bytes, _user: ctypes.c_void_p) -> None:
+        # ggml levels: 1 debug, 2 info, 3 warn, 4 error, 5 continues the previous line
+        if lvl == 5:
+            lvl = last_level[0]
+        last_level[0] = lvl
         pending.append(text or b"")
         if not (text or b"").endswith(b"\n"):
             return
         line = b"".join(pending).decode("utf-8", errors="replace").rstrip()
         pending.clear()
-        # ggml levels: 1 debug? no: 2 error, 3 warn, 4 info, 5 debug, 1 none/cont (version-dependent)
-        if lvl in (2, 3) or wanted >= 4:
-            log.info("llama.cpp: %s", line)
+        if lvl >= 3 or verbose:
+            log.warning("llama.cpp: %s", line)
 
     llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
     globals()["_LOG_CALLBACK_REF"] = _callback  # keep the C callback alive

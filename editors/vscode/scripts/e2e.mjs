@@ -197,7 +197,7 @@ async function main() {
 
     // Open the file.
     await page.keyboard.press('Control+P');
-    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible' });
     await page.keyboard.type(FILE_NAME);
     await until('quick open to list the file', () => page.locator('.quick-input-list .monaco-list-row', { hasText: FILE_NAME }).count());
     await page.keyboard.press('Enter');
@@ -214,7 +214,7 @@ async function main() {
     };
     const gotoLine = async (line) => {
       await page.keyboard.press('Control+G');
-      await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+      await page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible' });
       await page.keyboard.type(String(line));
       await page.keyboard.press('Enter');
       await page.keyboard.press('End');
@@ -287,9 +287,9 @@ async function saveArtifacts(page, tmp, userData) {
   fs.mkdirSync(dir, { recursive: true });
   try {
     if (page) {
-      await page.screenshot({ path: path.join(dir, 'screenshot.png') });
-      fs.writeFileSync(path.join(dir, 'statusbar.txt'), await page.locator('#workbench\\.parts\\.statusbar').innerText().catch(() => ''));
-      fs.writeFileSync(path.join(dir, 'editor.txt'), nbsp(await page.locator('.monaco-editor .view-lines').first().innerText().catch(() => '')));
+      await page.screenshot({ path: path.join(dir, 'screenshot.png'), timeout: 10000 });
+      fs.writeFileSync(path.join(dir, 'statusbar.txt'), await page.locator('#workbench\\.parts\\.statusbar').innerText({ timeout: 2000 }).catch(() => ''));
+      fs.writeFileSync(path.join(dir, 'editor.txt'), nbsp(await page.locator('.monaco-editor .view-lines').first().innerText({ timeout: 2000 }).catch(() => '')));
     }
   } catch (e) {
     log(`could not capture the page: ${e.message}`);

@@ -435,6 +435,14 @@ function M.detach(bufnr)
   end
 end
 
+--- The model became ready: ask for the cursor position if we are typing in an attached buffer.
+function M.on_ready()
+  local bufnr = api.nvim_get_current_buf()
+  if state.attached[bufnr] and in_insert() and not state.pending and not M.visible() then
+    schedule_request(TRIGGER_AUTOMATIC)
+  end
+end
+
 function M.set_enabled(on)
   state.enabled = on
   if not on then

@@ -15,9 +15,19 @@ local function on_status(_, result, ctx)
   if type(result) ~= 'table' then
     return
   end
+  local was_ready = M.status and M.status.state == 'ready'
   M.status = result
   M.status_client_id = ctx and ctx.client_id
   M.status_time = vim.uv.now()
+  if result.state == 'ready' and not was_ready then
+    -- requests made while the model was loading got empty answers: ask again
+    vim.schedule(function()
+      local sc = package.loaded['seed_coder']
+      if sc and not sc.uses_builtin() then
+        require('seed_coder.inline').on_ready()
+      end
+    end)
+  end
   -- Let statuslines etc. react: autocmd User SeedCoderStatus
   pcall(vim.api.nvim_exec_autocmds, 'User', {
     pattern = 'SeedCoderStatus',

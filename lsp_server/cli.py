@@ -1,0 +1,232 @@
+"""Command line: serve LSP over stdio (no arguments), complete, doctor, download."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .settings import DEFAULTS, Settings, parse_settings
+
+log = logging.getLogger("seed_coder_lsp")
+
+FLAGS: dict[str, tuple[str, type]] = {
+    "--model": ("model", str),
+    "--gpu-layers": ("gpuLayers", int),
+    "--context-length": ("contextLength", int),
+    "--max-tokens": ("maxTokens", int),
+    "--max-time-ms": ("maxTimeMs", int),
+    "--debounce-ms": ("debounceMs", int),
+    "--temperature": ("temperature", float),
+    "--fim-template": ("fimTemplate", str),
+    "--threads": ("threads", int),
+    "--log-level": ("logLevel", str),
+}
+
+
+class CliError(Exception):
+    """A one-line error for a person; exit code 1."""
+
+
+def _add_setting_flags(p: argparse.ArgumentParser) -> None:
+    """Every setting as a flag (defaults come from Settings, not from here)."""
+    for flag, (key, kind) in FLAGS.items():
+        p.add_argument(flag, dest=key, type=kind, default=argparse.SUPPRESS, help=f"seedCoder.{key}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="seed-coder-lsp",
+        description="Local Seed-Coder FIM completion. Without a command: LSP server on stdio.",
+    )
+    ap.add_argument("--version", action="version", version=f"seed-coder-lsp {__version__}")
+    _add_setting_flags(ap)
+    sub = ap.add_subparsers(dest="command")
+    c = sub.add_parser("complete", help="print the suggestion at FILE:LINE:COL (1-based)")
+    c.add_argument("location", help="FILE:LINE:COL, 1-based like compiler messages")
+    _add_setting_flags(c)
+    d = sub.add_parser("doctor", help="backend, model metadata, FIM template, a timed infill")
+    _add_setting_flags(d)
+    dl = sub.add_parser("download", help="fetch a registry model into the cache")
+    dl.add_argument("name", nargs="?", help="registry name (default: the default model)")
+    sub.add_parser("models", help="list the registry")
+    return ap
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """CLI flags over defaults; an invalid flag value is an error here, not a warning."""
+    raw = {key: getattr(args, key) for _, (key, _) in FLAGS.items() if getattr(args, key, None)
+           is not None}
+    settings, warnings = parse_settings(raw, DEFAULTS)
+    if warnings:
+        raise CliError(warnings[0])
+    return settings
+
+
+def parse_location(location: str) -> tuple[Path, int, int]:
+    """FILE:LINE:COL -> (path, 0-based line, 0-based column)."""
+    parts = location.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise CliError(f"expected FILE:LINE:COL (1-based), got {location!r}")
+    line, col = int(parts[1]), int(parts[2])
+    if line < 1 or col < 1:
+        raise CliError("LINE and COL are 1-based: both must be at least 1")
+    return Path(parts[0]), line - 1, col - 1
+
+
+def cursor_offset(text: str, line: int, col: int) -> int:
+    """Character offset of (line, col); columns count characters; CRLF counts as one ending."""
+    lines = text.splitlines(keepends=True) or [""]
+    if text.endswith(("\n", "\r")):
+        lines.append("")
+    if line >= len(lines):
+        raise CliError(f"line {line + 1} is past the end of the file ({len(lines)} lines)")
+    body = lines[line].rstrip("\r\n")
+    if col > len(body):
+        raise CliError(f"column {col + 1} is past the end of line {line + 1} ({len(body)} chars)")
+    return sum(len(x) for x in lines[:line]) + col
+
+
+def _engine(settings: Settings) -> Any:
+    """A started engine with the model loaded, or a CliError saying what to do."""
+    from .completion import locate_model, worker_config
+    from .engine import Engine, EngineError
+    from .model_check import ModelError
+
+    try:
+        model = locate_model(settings)
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
+    engine = Engine(worker_config(settings, str(model.path)))
+    try:
+        engine.wait_ready(timeout=600)
+    except EngineError as exc:
+        engine.close()
+        raise CliError(f"could not load {model.path}: {exc}") from None
+    for warning in engine.info.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    return engine
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    """Print the suggestion for a cursor in a file (exactly the text that would be inserted)."""
+    from .completion import finish, payload, stats_line
+
+    settings = settings_from_args(args)
+    path, line, col = parse_location(args.location)
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {path}: {exc}") from None
+    offset = cursor_offset(text, line, col)
+    prefix, suffix = text[:offset], text[offset:]
+    engine = _engine(settings)
+    try:
+        result = engine.submit(**payload(prefix, suffix, settings)).future.result()
+    finally:
+        engine.close()
+    out = finish(prefix, suffix, result)
+    log.info(stats_line(out.stats))
+    if out.suggestion is not None:
+        sys.stdout.write(out.suggestion.text)
+        sys.stdout.write("\n" if sys.stdout.isatty() else "")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Backend, model facts and one timed smoke infill, for bug reports and setup checks."""
+    from .completion import finish, locate_model, payload, stats_line
+    from .model_check import ModelError
+
+    settings = settings_from_args(args)
+    try:
+        llama_cpp = __import__("llama_cpp")
+        gpu = bool(llama_cpp.llama_supports_gpu_offload())
+        print(f"llama-cpp-python {llama_cpp.__version__}; GPU offload supported: {gpu}")
+    except Exception as exc:  # noqa: BLE001 - doctor reports, it does not crash
+        raise CliError(f"llama-cpp-python does not import: {exc}") from None
+    try:
+        model = locate_model(settings)
+    except ModelError as exc:
+        raise CliError(str(exc)) from None
+    print(f"model: {model.path} ({model.path.stat().st_size / 1e9:.2f} GB)")
+    engine = _engine(settings)
+    try:
+        info = engine.info
+        for key in ("backend", "n_gpu_layers", "name", "architecture", "fim_template", "add_bos",
+                    "n_ctx", "n_ctx_train", "n_vocab", "load_ms", "safe_cpu"):
+            print(f"{key}: {info.get(key)}")
+        prefix, suffix = "def fibonacci(n):\n    ", "\n\nprint(fibonacci(10))\n"
+        t0 = time.perf_counter()
+        result = engine.submit(**payload(prefix, suffix, settings)).future.result()
+        ms = (time.perf_counter() - t0) * 1000
+        out = finish(prefix, suffix, result)
+        print(f"smoke infill ({ms:.0f} ms): {out.suggestion.text if out.suggestion else '(none)'!r}")
+        print(f"stats: {stats_line(out.stats)}")
+    finally:
+        engine.close()
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    """Fetch a registry model into the cache with a progress bar."""
+    from .download import DownloadError, download_model, stderr_progress
+    from .registry import default_model_name, load_registry
+
+    registry = load_registry()
+    name = args.name or default_model_name()
+    if name not in registry:
+        raise CliError(f"unknown model {name!r}; known: {', '.join(sorted(registry))}")
+    try:
+        path = download_model(registry[name], progress=stderr_progress)
+    except DownloadError as exc:
+        raise CliError(str(exc)) from None
+    print(path)
+    return 0
+
+
+def cmd_models(_args: argparse.Namespace) -> int:
+    """List registry models and whether each is in the cache."""
+    from .registry import default_model_name, load_registry, models_dir
+
+    default = default_model_name()
+    for name, entry in sorted(load_registry().items()):
+        have = "cached" if (models_dir() / entry.file).exists() else "-"
+        mark = "*" if name == default else " "
+        print(f"{mark} {name:32} {entry.size / 1e9:5.1f} GB  {have:6}  {entry.repo}/{entry.file}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    level = getattr(args, "logLevel", None) or DEFAULTS.logLevel
+    logging.basicConfig(
+        stream=sys.stderr, level=level.upper(), format="seed-coder-lsp: %(message)s"
+    )
+    commands = {
+        "complete": cmd_complete,
+        "doctor": cmd_doctor,
+        "download": cmd_download,
+        "models": cmd_models,
+    }
+    try:
+        if args.command is None:
+            from .server import serve
+
+            return serve(settings_from_args(args))
+        return commands[args.command](args)
+    except CliError as exc:
+        print(f"seed-coder-lsp: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The completion pipeline as plain data: settings -> worker config, request payload, final result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fim import ALL_MARKER_TEXTS
+from .model_check import check_model_file
+from .postprocess import Suggestion, postprocess
+from .registry import ResolvedModel, resolve_model
+from .settings import Settings
+from .worker import WorkerConfig
+
+
+def locate_model(settings: Settings) -> ResolvedModel:
+    """Registry name, path or $SEED_CODER_LSP_MODEL -> a checked file (ModelError if not usable)."""
+    resolved = resolve_model(settings.model or None)
+    check_model_file(resolved.path, resolved.entry)
+    return resolved
+
+
+def worker_config(settings: Settings, model_path: str) -> WorkerConfig:
+    """What the engine worker needs to load the model."""
+    return WorkerConfig(
+        model_path=model_path,
+        n_ctx=settings.contextLength,
+        gpu_layers=settings.gpuLayers,
+        fim_template=settings.fimTemplate,
+        threads=settings.threads,
+        log_level=settings.logLevel,
+    )
+
+
+def payload(
+    prefix: str, suffix: str, settings: Settings, hint: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    """The worker request for one cursor."""
+    return {
+        "prefix": prefix,
+        "suffix": suffix,
+        "max_tokens": settings.maxTokens,
+        "max_time_ms": settings.maxTimeMs,
+        "temperature": settings.temperature,
+        "hint": list(hint) if hint else None,
+    }
+
+
+@dataclass
+class Outcome:
+    """What one generation produced, after post-processing."""
+
+    suggestion: Suggestion | None
+    raw: str
+    stats: dict[str, Any] = field(default_factory=dict)
+    window: tuple[int, int] | None = None
+    cancelled: bool = False
+
+
+def finish(prefix: str, suffix: str, result: dict[str, Any]) -> Outcome:
+    """Post-process the worker's raw text for this cursor."""
+    raw = result.get("text", "")
+    window = result.get("window")
+    suggestion = None if result.get("cancelled") else postprocess(
+        prefix, suffix, raw, stop_texts=ALL_MARKER_TEXTS
+    )
+    return Outcome(
+        suggestion=suggestion,
+        raw=raw,
+        stats=result.get("stats", {}),
+        window=tuple(window) if window else None,  # type: ignore[arg-type]
+        cancelled=bool(result.get("cancelled")),
+    )
+
+
+def stats_line(stats: dict[str, Any]) -> str:
+    """One log line with the numbers every completion reports."""
+    return (
+        "prompt {prompt_tokens} tok (reused {reused_tokens}, evaluated {evaluated_tokens}) "
+        "generated {generated_tokens} tok, {decode_steps} decode steps; "
+        "prompt {prompt_ms:.1f} ms, generate {generate_ms:.1f} ms, total {total_ms:.1f} ms "
+        "[{stop_reason}]"
+    ).format(**{**_EMPTY_STATS, **stats})
+
+
+_EMPTY_STATS: dict[str, Any] = {
+    "prompt_tokens": 0,
+    "reused_tokens": 0,
+    "evaluated_tokens": 0,
+    "generated_tokens": 0,
+    "decode_steps": 0,
+    "prompt_ms": 0.0,
+    "generate_ms": 0.0,
+    "total_ms": 0.0,
+    "stop_reason": "",
+}

@@ -1,0 +1,94 @@
+-- Test helpers loaded into the headless Neovim driven by tests/editors/test_nvim.py (global T).
+local T = {}
+
+--- Ghost text extmarks of the current buffer: { row, col, inline, pos, hl, lines = {...} }.
+function T.ghost()
+  local ns = vim.api.nvim_get_namespaces().seed_coder
+  if not ns then
+    return {}
+  end
+  local out = {}
+  for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })) do
+    local d = m[4]
+    local inline, hl = {}, nil
+    for _, chunk in ipairs(d.virt_text or {}) do
+      inline[#inline + 1] = chunk[1]
+      hl = hl or chunk[2]
+    end
+    local lines = {}
+    for _, vl in ipairs(d.virt_lines or {}) do
+      local parts = {}
+      for _, chunk in ipairs(vl) do
+        parts[#parts + 1] = chunk[1]
+      end
+      lines[#lines + 1] = table.concat(parts)
+    end
+    out[#out + 1] = {
+      row = m[2],
+      col = m[3],
+      inline = table.concat(inline),
+      pos = d.virt_text_pos or '',
+      hl = hl or '',
+      lines = lines,
+    }
+  end
+  return out
+end
+
+function T.status()
+  local s = require('seed_coder.lsp').status
+  return s and s.state or ''
+end
+
+--- id of the plugin's request in flight, or -1
+function T.pending()
+  local p = require('seed_coder.inline')._state.pending
+  return p and p.id or -1
+end
+
+--- ids of the requests the LSP client still waits for (pending or cancelled, not answered)
+function T.client_requests()
+  local ids = {}
+  for _, c in ipairs(vim.lsp.get_clients({ name = 'seed_coder' })) do
+    for id in pairs(c.requests) do
+      ids[#ids + 1] = id
+    end
+  end
+  return ids
+end
+
+--- LspRequest events seen: { id, type, method }
+T.events = {}
+vim.api.nvim_create_autocmd('LspRequest', {
+  callback = function(args)
+    local r = args.data.request
+    T.events[#T.events + 1] = { id = args.data.request_id, type = r.type, method = r.method }
+  end,
+})
+
+function T.cancelled_ids()
+  local ids = {}
+  for _, e in ipairs(T.events) do
+    if e.type == 'cancel' and e.method == 'textDocument/inlineCompletion' then
+      ids[#ids + 1] = e.id
+    end
+  end
+  return ids
+end
+
+function T.inline_requests_sent()
+  local n = 0
+  for _, e in ipairs(T.events) do
+    if e.type == 'pending' and e.method == 'textDocument/inlineCompletion' then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+function T.mode()
+  return vim.api.nvim_get_mode().mode
+end
+
+_G.T = T
+return T
