@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         stream=sys.stderr, level=level.upper(), format="seed-coder-lsp: %(message)s"
     )
+    logging.getLogger("pygls").setLevel(logging.WARNING)
     commands = {
         "complete": cmd_complete,
         "doctor": cmd_doctor,

@@ -154,7 +154,7 @@ def same_line(line: str, other: str) -> bool:
 
 
 def trim_suffix_overlap(text: str, rest: str) -> str:
-    """Drop the longest tail of a one-line completion that re-types the start of the rest of line."""
+    """Drop the longest tail of a one-line completion that re-types the start of the line."""
     for size in range(min(len(text), len(rest)), 0, -1):
         overlap = rest[:size]
         if overlap.strip() and text.endswith(overlap):
@@ -262,9 +262,15 @@ def is_noise(text: str, below: str | None) -> bool:
     return not body or (below is not None and body == below.strip())
 
 
-def allows_block(before: str, text: str) -> bool:
-    """Tell whether a cursor in front of auto-closed brackets may still get several lines."""
-    return not before.strip() or opens_block(before + first_line(text))
+def stays_on_line(before: str, first: str, rest: str) -> bool:
+    """Tell whether a completion in front of auto-closed text ends with its first line.
+
+    It does when that line closes everything auto-closed and opens no block; on a blank line,
+    after an opener or with brackets still open, the following (deeper) lines may continue it.
+    """
+    if not before.strip() or opens_block(before + first):
+        return False
+    return not rest[consumed_closers(first, rest) :].strip()
 
 
 def postprocess(
@@ -276,7 +282,7 @@ def postprocess(
     below = next_nonblank_line(suffix)
     full = to_lf(cut_at_stop(raw, stop_texts))
     closers = is_auto_closed(rest)
-    if rest.strip() and not (closers and allows_block(before, full)):
+    if rest.strip() and (not closers or stays_on_line(before, first_line(full), rest)):
         text = first_line(full)
         if not closers:
             text = trim_suffix_overlap(text, rest)

@@ -239,6 +239,15 @@ async function main() {
       if ((await ghost.count()) === 0) {
         log(`${what}: no ghost text after moving the cursor; triggering explicitly (Alt+\\)`);
         await page.keyboard.press('Alt+Backslash');
+        await sleep(1500);
+      }
+      if ((await ghost.count()) === 0) {
+        log(`${what}: still none; running "Trigger Inline Suggestion" from the command palette`);
+        await page.keyboard.press('F1');
+        await page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible' });
+        await page.keyboard.type('Trigger Inline Suggestion');
+        await until('the command in the palette', () => page.locator('.quick-input-list .monaco-list-row', { hasText: 'Trigger Inline Suggestion' }).count(), 10000);
+        await page.keyboard.press('Enter');
       }
     };
 
