@@ -35,7 +35,9 @@ class CliError(Exception):
 def _add_setting_flags(p: argparse.ArgumentParser) -> None:
     """Every setting as a flag (defaults come from Settings, not from here)."""
     for flag, (key, kind) in FLAGS.items():
-        p.add_argument(flag, dest=key, type=kind, default=argparse.SUPPRESS, help=f"seedCoder.{key}")
+        p.add_argument(
+            flag, dest=key, type=kind, default=argparse.SUPPRESS, help=f"seedCoder.{key}"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,8 +61,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """CLI flags over defaults; an invalid flag value is an error here, not a warning."""
-    raw = {key: getattr(args, key) for _, (key, _) in FLAGS.items() if getattr(args, key, None)
-           is not None}
+    raw = {
+        key: getattr(args, key)
+        for _, (key, _) in FLAGS.items()
+        if getattr(args, key, None) is not None
+    }
     settings, warnings = parse_settings(raw, DEFAULTS)
     if warnings:
         raise CliError(warnings[0])
@@ -158,15 +163,28 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     engine = _engine(settings)
     try:
         info = engine.info
-        for key in ("backend", "n_gpu_layers", "name", "architecture", "fim_template", "add_bos",
-                    "n_ctx", "n_ctx_train", "n_vocab", "load_ms", "safe_cpu"):
+        for key in (
+            "backend",
+            "n_gpu_layers",
+            "name",
+            "architecture",
+            "fim_template",
+            "add_bos",
+            "n_ctx",
+            "n_ctx_train",
+            "n_vocab",
+            "load_ms",
+            "safe_cpu",
+        ):
             print(f"{key}: {info.get(key)}")
         prefix, suffix = "def fibonacci(n):\n    ", "\n\nprint(fibonacci(10))\n"
         t0 = time.perf_counter()
         result = engine.submit(**payload(prefix, suffix, settings)).future.result()
         ms = (time.perf_counter() - t0) * 1000
         out = finish(prefix, suffix, result)
-        print(f"smoke infill ({ms:.0f} ms): {out.suggestion.text if out.suggestion else '(none)'!r}")
+        print(
+            f"smoke infill ({ms:.0f} ms): {out.suggestion.text if out.suggestion else '(none)'!r}"
+        )
         print(f"stats: {stats_line(out.stats)}")
     finally:
         engine.close()

@@ -1,4 +1,4 @@
-"""The completion pipeline as plain data: settings -> worker config, request payload, final result."""
+"""The completion pipeline as plain data: settings to worker config, request, final result."""
 
 from __future__ import annotations
 
@@ -61,8 +61,10 @@ def finish(prefix: str, suffix: str, result: dict[str, Any]) -> Outcome:
     """Post-process the worker's raw text for this cursor."""
     raw = result.get("text", "")
     window = result.get("window")
-    suggestion = None if result.get("cancelled") else postprocess(
-        prefix, suffix, raw, stop_texts=ALL_MARKER_TEXTS
+    suggestion = (
+        None
+        if result.get("cancelled")
+        else postprocess(prefix, suffix, raw, stop_texts=ALL_MARKER_TEXTS)
     )
     return Outcome(
         suggestion=suggestion,

@@ -291,5 +291,7 @@ def _death_message(code: int | None, *, loading: bool) -> str:
     else:
         how = f"exited with code {code}"
     return " ".join(
-        p for p in (f"the llama.cpp engine {how}", phase, "- restarting it on the next request") if p
+        p
+        for p in (f"the llama.cpp engine {how}", phase, "- restarting it on the next request")
+        if p
     )

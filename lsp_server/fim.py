@@ -42,7 +42,12 @@ TEMPLATES: tuple[FimTemplate, ...] = (
     ),
     FimTemplate("codellama", "<PRE>", "<SUF>", "<MID>", spm=False, stops=("<EOT>",)),
     FimTemplate(
-        "deepseek", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", spm=False, stops=("<|EOT|>",)
+        "deepseek",
+        "<｜fim▁begin｜>",
+        "<｜fim▁hole｜>",
+        "<｜fim▁end｜>",
+        spm=False,
+        stops=("<|EOT|>",),
     ),
     FimTemplate("codestral", "[PREFIX]", "[SUFFIX]", None, spm=True),
 )

@@ -6,12 +6,20 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-FIM_TEMPLATE_CHOICES = ("auto", "seed-coder", "qwen", "starcoder", "codellama", "deepseek", "codestral")
+FIM_TEMPLATE_CHOICES = (
+    "auto",
+    "seed-coder",
+    "qwen",
+    "starcoder",
+    "codellama",
+    "deepseek",
+    "codestral",
+)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a user can set, from initializationOptions, didChangeConfiguration or CLI flags."""
+    """What a user can set: initializationOptions, didChangeConfiguration or CLI flags."""
 
     model: str = ""  # registry name or path; "" = $SEED_CODER_LSP_MODEL, then the registry default
     gpuLayers: int = -1  # -1 = every layer when the build can offload, 0 = CPU only
@@ -115,4 +123,3 @@ def parse_settings(raw: Any, base: Settings = DEFAULTS) -> tuple[Settings, list[
 def settings_field_names() -> list[str]:
     """The public camelCase keys, for docs and editor clients."""
     return [f.name for f in dataclasses.fields(Settings)]
-

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .context import Budget, choose_window
-from .fim import ALL_MARKER_TEXTS, FimIds, assemble, detect, split_markers
+from .fim import ALL_MARKER_TEXTS, assemble, detect, split_markers
 
 log = logging.getLogger("seed_coder_lsp.worker")
 
@@ -140,7 +140,7 @@ class Runner:
 
     def _disable_extra_buffers(self) -> None:
         """Load without repacked weight buffers (the AMX kernels crash on quantized weights)."""
-        lc = self.llama_cpp.llama_cpp
+        lc: Any = self.llama_cpp.llama_cpp
         original = lc.llama_model_default_params
 
         def safe_params() -> Any:
@@ -392,9 +392,6 @@ def worker_main(conn: Any, cancel_seq: Any, steps: Any, config: WorkerConfig) ->
         return
     conn.send({"type": "ready", "info": runner.info()})
 
-    def step() -> None:
-        steps.value += 1
-
     while True:
         try:
             msg = conn.recv()
@@ -406,23 +403,7 @@ def worker_main(conn: Any, cancel_seq: Any, steps: Any, config: WorkerConfig) ->
         seq = msg.get("seq", 0)
         try:
             if op == "complete":
-                outcome = runner.generate(
-                    msg,
-                    cancelled=lambda s=seq: cancel_seq.value >= s,
-                    step=step,
-                    on_text=lambda t, s=seq: conn.send({"type": "partial", "seq": s, "text": t}),
-                )
-                conn.send(
-                    {
-                        "type": "result",
-                        "seq": seq,
-                        "text": outcome.text,
-                        "stats": asdict(outcome.stats),
-                        "window": outcome.window,
-                        "cancelled": outcome.cancelled,
-                        "steps_total": steps.value,
-                    }
-                )
+                conn.send(_complete(runner, conn, msg, cancel_seq, steps))
             elif op == "tokenize":
                 conn.send({"type": "result", "seq": seq, "tokens": runner.tokenize(msg["text"])})
             elif op == "prompt":
@@ -436,3 +417,27 @@ def worker_main(conn: Any, cancel_seq: Any, steps: Any, config: WorkerConfig) ->
         except Exception as exc:  # noqa: BLE001 - a bad request must not end the worker
             log.exception("request %s failed", seq)
             conn.send({"type": "error", "seq": seq, "message": str(exc) or type(exc).__name__})
+
+
+def _complete(runner: Runner, conn: Any, msg: dict[str, Any], cancel_seq: Any, steps: Any) -> dict:
+    """Run one completion request, streaming text pieces, and build its result message."""
+    seq = msg.get("seq", 0)
+
+    def step() -> None:
+        steps.value += 1
+
+    outcome = runner.generate(
+        msg,
+        cancelled=lambda: bool(cancel_seq.value >= seq),
+        step=step,
+        on_text=lambda text: conn.send({"type": "partial", "seq": seq, "text": text}),
+    )
+    return {
+        "type": "result",
+        "seq": seq,
+        "text": outcome.text,
+        "stats": asdict(outcome.stats),
+        "window": outcome.window,
+        "cancelled": outcome.cancelled,
+        "steps_total": steps.value,
+    }
