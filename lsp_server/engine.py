@@ -114,6 +114,11 @@ class Engine:
         return self._ready.is_set() and self.load_error is None and self.alive
 
     @property
+    def restartable(self) -> bool:
+        """The worker died after loading fine once: the next submit starts a new one."""
+        return self._proc is None and not self._closed and self.starts > 0 and not self.load_error
+
+    @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
 
@@ -161,10 +166,11 @@ class Engine:
     def cancel(self, job: Job) -> None:
         """Stop this job and every older one between two decode steps."""
         with self._lock:
-            if job.steps_at_cancel is None:
-                job.steps_at_cancel = self.decode_steps
             if self._cancel.value < job.seq:
                 self._cancel.value = job.seq
+            # Read the counter after the cancel is visible, so only steps it failed to stop count.
+            if job.steps_at_cancel is None:
+                job.steps_at_cancel = self.decode_steps
 
     def wasted_steps(self, job: Job, result: dict[str, Any]) -> int:
         """Decode steps the worker ran after the job was cancelled."""
@@ -226,6 +232,10 @@ class Engine:
         if not self._ready.is_set():
             self.load_error = self.load_error or _death_message(code, loading=True)
             self._ready.set()
+        elif self.load_error:
+            # The worker reported why it could not load and exited: not a crash.
+            self._fail_all(EngineError(self.load_error))
+            return
         self.crashes += 1
         if code is not None and code < 0 and -code in NATIVE_SIGNALS:
             self.config = _safer(self.config, self.crashes)

@@ -11,6 +11,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from .completion import finish, payload
@@ -25,6 +26,9 @@ class EngineLike(Protocol):
 
     @property
     def ready(self) -> bool: ...
+
+    @property
+    def restartable(self) -> bool: ...
 
     def submit(self, op: str = "complete", **payload: Any) -> Any: ...
 
@@ -143,7 +147,7 @@ class Scheduler:
             self.counters.cache_hits += 1
             return Answer(cached, "cache")
         engine = self.engine()
-        if engine is None or not engine.ready:
+        if engine is None or not (engine.ready or engine.restartable):
             self.counters.not_ready += 1
             return Answer(None, "not-ready")
         flight = state.flight
@@ -164,6 +168,11 @@ class Scheduler:
         flight = Flight(prefix, suffix, job, ticket)
         state.flight = flight
         return await self._await_flight(uri, state, flight, ticket, prefix, suffix, "model")
+
+    def _count_waste(self, engine: EngineLike, job: Any, done: asyncio.Future[Any]) -> None:
+        """Steps a cancelled job ran after its cancel, once its (unawaited) result arrives."""
+        if not done.cancelled() and done.exception() is None:
+            self.counters.wasted_steps += engine.wasted_steps(job, done.result())
 
     def _can_attach(self, flight: Flight, prefix: str, suffix: str) -> bool:
         """The user typed exactly what the running generation is producing (so far)."""
@@ -194,6 +203,8 @@ class Scheduler:
             if flight.owner == ticket and engine is not None:
                 engine.cancel(flight.job)
                 self.counters.cancelled += 1
+                # Nobody awaits the result any more: count its wasted steps when it lands.
+                flight.task.add_done_callback(partial(self._count_waste, engine, flight.job))
             raise
         except Exception as exc:  # noqa: BLE001 - engine errors become empty answers
             self.counters.errors += 1

@@ -109,6 +109,7 @@ class SeedCoderServer(LanguageServer):
             self.engine = Engine(config, on_event=self.on_engine_event)
         else:
             self.engine.reconfigure(config)
+            self.scheduler.shown.clear()  # suggestions of the previous model are stale
         self.engine.start()
         engine = self.engine
         await asyncio.get_running_loop().run_in_executor(None, engine._ready.wait)
@@ -193,10 +194,10 @@ class SeedCoderServer(LanguageServer):
                 types.MessageType.Warning,
             )
             return None
-        text = doc.source
+        text, version = doc.source, doc.version
         answer = await self.scheduler.complete(uri, text[:offset], text[offset:], invoked=invoked)
-        if answer.suggestion is None:
-            return None
+        if answer.suggestion is None or self.document(uri) is not doc or doc.version != version:
+            return None  # computed for text that has changed since: never show it as current
         return doc, offset, answer.suggestion
 
 

@@ -89,7 +89,8 @@ def _check_value(name: str, value: Any, default: Any) -> Any:
             raise ValueError("expected a string")
     lo_hi = _LIMITS.get(name)
     if lo_hi and not lo_hi[0] <= value <= lo_hi[1]:
-        raise ValueError(f"must be between {lo_hi[0]:g} and {lo_hi[1]:g}")
+        lo, hi = (f"{x:g}" if isinstance(x, float) else str(x) for x in lo_hi)  # not 1.04858e+06
+        raise ValueError(f"must be between {lo} and {hi}")
     if name in _CHOICES and value not in _CHOICES[name]:
         raise ValueError("must be one of " + ", ".join(_CHOICES[name]))
     return value

@@ -44,9 +44,7 @@ def test_known_document_hand_computed(make_runner, tiny_model: Path) -> None:
 
 def test_window_hint_returned(make_runner, tiny_model: Path) -> None:
     runner = make_runner(tiny_model)
-    tokens, window = runner.prompt_for(
-        {"prefix": "a\nb", "suffix": "c\nd\ne\n", "max_tokens": 16}
-    )
+    tokens, window = runner.prompt_for({"prefix": "a\nb", "suffix": "c\nd\ne\n", "max_tokens": 16})
     assert tokens == spm("a\nb", "c\nd\ne\n")
     assert window == (0, 2)  # prefix from line 0; both whole lines after the cursor's line
 

@@ -9,6 +9,8 @@
 //   SEED_CODER_E2E_EXPECT_WORD  text suggested right after typing `x` on a fresh line (default: EXPECT)
 //   SEED_CODER_E2E_DOCUMENT   Python document to open (default below); BLANK_LINE is its 1-based
 //   SEED_CODER_E2E_BLANK_LINE   line number of a whitespace-only line inside a function
+//   SEED_CODER_E2E_WORD_LINES  comma-separated 1-based empty lines (below BLANK_LINE) where `x` is
+//                             typed (default 8,11: mid-file and the last line, i.e. end of file)
 //   SEED_CODER_E2E_VSIX       packaged extension (default: ../seed-coder-lsp.vsix)
 //   SEED_CODER_E2E_DIR        setup dir (default: ../.e2e)
 //   SEED_CODER_E2E_ARTIFACTS  where a failure leaves screenshot + logs (default: ../e2e-artifacts)
@@ -39,8 +41,12 @@ const DEFAULT_DOCUMENT = [
   '    ',
   '',
   '',
+  '',
+  'print(main())',
+  '',
 ].join('\n');
 const DEFAULT_BLANK_LINE = 6;
+const DEFAULT_WORD_LINES = '8,11'; // an empty line between two statements, and the end of the file
 
 const t0 = Date.now();
 const log = (msg) => console.log(`[e2e +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
@@ -106,7 +112,10 @@ async function main() {
   if (!(blankLine >= 1 && blankLine <= lines.length && /^[ \t]+$/.test(lines[blankLine - 1]))) {
     throw new SetupError(`line ${blankLine} of the document is not a whitespace-only indented line`);
   }
-  if (!document.endsWith('\n')) throw new SetupError('the document must end with a newline');
+  const wordLines = env('SEED_CODER_E2E_WORD_LINES', DEFAULT_WORD_LINES).split(',').map(Number).sort((a, b) => b - a);
+  for (const n of wordLines) {
+    if (!(n > blankLine && n <= lines.length && lines[n - 1] === '')) throw new SetupError(`word line ${n} must be an empty line below line ${blankLine}`);
+  }
   for (const [p, what] of [[CODE_SERVER, 'code-server (run scripts/setup-e2e.sh)'], [CHROMIUM, 'chromium'], [VSIX, 'the .vsix (run npm run package)']]) {
     if (!fs.existsSync(p)) throw new SetupError(`${what} not found at ${p}`);
   }
@@ -260,19 +269,29 @@ async function main() {
     await waitSaved(afterA, '(a)');
     log('PASS (a) blank line in a function: Tab inserted exactly the infill');
 
-    // (b) Type a word on a fresh (last, empty) line: the suggestion sits right after the word.
-    await page.keyboard.press('Control+End');
-    await page.keyboard.type('x');
-    await waitGhost('(b)', expectWord);
-    const ghostLine = editor.locator('.view-line', { has: page.locator('.ghost-text-decoration') }).first();
-    const lineText = nbsp(await ghostLine.innerText());
-    if (!lineText.startsWith('x' + expectWord.split('\n')[0])) {
-      throw new Error(`(b): the ghost text is not right after "x": line shows ${show(lineText)}`);
+    // (b) Type a word on a fresh line: the suggestion sits right after the word; Tab leaves x + infill.
+    // Bottom-up, so that each insertion leaves the lines above (still to do) where they were.
+    let current = afterA;
+    const shift = expect.split('\n').length - 1;
+    for (const original of wordLines) {
+      const line = original + shift;
+      const what = `(b) line ${line}${line === current.split('\n').length ? ' (end of file)' : ''}`;
+      await gotoLine(line);
+      await page.keyboard.type('x');
+      await waitGhost(what, expectWord);
+      const ghostLine = editor.locator('.view-lines .view-line', { has: page.locator('.ghost-text-decoration') }).first();
+      const lineText = nbsp(await ghostLine.innerText());
+      if (!lineText.startsWith('x' + expectWord.split('\n')[0])) {
+        throw new Error(`${what}: the ghost text is not right after "x": the line shows ${show(lineText)}`);
+      }
+      await page.keyboard.press('Tab');
+      await until(`${what}: ghost text to go after Tab`, async () => (await ghost.count()) === 0, 10000);
+      await save();
+      const start = current.split('\n').slice(0, line - 1).join('\n').length + (line > 1 ? 1 : 0);
+      current = current.slice(0, start) + 'x' + expectWord + current.slice(start);
+      await waitSaved(current, what);
+      log(`PASS ${what}: x + infill`);
     }
-    await page.keyboard.press('Tab');
-    await save();
-    await waitSaved(afterA + 'x' + expectWord, '(b)');
-    log('PASS (b) after a typed word: x + infill');
 
     // (c) again: still ready after completions (now with a latency).
     log(`status bar at the end: ${show(await statusText())}`);

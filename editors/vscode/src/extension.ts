@@ -4,6 +4,8 @@ import { resolveServerCommand } from './serverCommand';
 import { StatusBar, StatusParams } from './status';
 
 const SECTION = 'seedCoder';
+/** Settings only the client reads (how to start the server). */
+const CLIENT_ONLY = ['serverCommand', 'pythonPath'];
 let client: LanguageClient | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -50,7 +52,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     { command: server.command, args: server.args },
     {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
-      initializationOptions: JSON.parse(JSON.stringify(config)),
+      initializationOptions: serverSettings(config),
       synchronize: { configurationSection: SECTION },
       outputChannel: output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
@@ -64,6 +66,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     output.error(message);
     status.update({ state: 'error', message });
   }
+}
+
+/** The `seedCoder` section as plain JSON, without the client-only keys. */
+function serverSettings(config: vscode.WorkspaceConfiguration): Record<string, unknown> {
+  const settings = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+  for (const key of CLIENT_ONLY) {
+    delete settings[key];
+  }
+  return settings;
 }
 
 export async function deactivate(): Promise<void> {

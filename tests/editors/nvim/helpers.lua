@@ -66,6 +66,37 @@ vim.api.nvim_create_autocmd('LspRequest', {
   end,
 })
 
+--- Responses to inlineCompletion requests that reached the plugin's handler, by
+--- tostring(request id): { err = error code or -1, items = number of items or -1 }.
+--- (Neovim swallows the RequestCancelled error that acknowledges a $/cancelRequest.)
+T.responses = {}
+vim.api.nvim_create_autocmd('LspAttach', {
+  callback = function(args)
+    local client = vim.lsp.get_client_by_id(args.data.client_id)
+    if not client or client.name ~= 'seed_coder' or client._t_spied then
+      return
+    end
+    client._t_spied = true
+    local orig = client.request
+    client.request = function(self, method, params, handler, bufnr)
+      if method ~= 'textDocument/inlineCompletion' then
+        return orig(self, method, params, handler, bufnr)
+      end
+      local rec = {}
+      local ok, id = orig(self, method, params, function(err, result, ctx)
+        rec.err = err and err.code or -1
+        rec.items = type(result) == 'table' and #(result.items or result) or -1
+        if rec.id then
+          T.responses[tostring(rec.id)] = rec
+        end
+        return handler(err, result, ctx)
+      end, bufnr)
+      rec.id = id
+      return ok, id
+    end
+  end,
+})
+
 function T.cancelled_ids()
   local ids = {}
   for _, e in ipairs(T.events) do

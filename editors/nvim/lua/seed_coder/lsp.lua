@@ -75,6 +75,20 @@ local function push_settings(cfg)
   end
 end
 
+--- Buffers worth a server: a real file with a filetype (and one of `filetypes`, if given).
+---@param bufnr integer
+---@param filetypes string[]|nil
+function M.wanted(bufnr, filetypes)
+  if not vim.api.nvim_buf_is_valid(bufnr) or vim.bo[bufnr].buftype ~= '' then
+    return false
+  end
+  local ft = vim.bo[bufnr].filetype
+  if ft == '' or vim.api.nvim_buf_get_name(bufnr) == '' then
+    return false
+  end
+  return filetypes == nil or vim.tbl_contains(filetypes, ft)
+end
+
 local group
 
 ---@param cfg seed_coder.Config
@@ -83,6 +97,14 @@ function M.setup(cfg)
   push_settings(cfg)
   if vim.lsp.config ~= nil and vim.lsp.enable ~= nil then
     config.name = nil
+    local markers = cfg.root_markers
+    -- vim.lsp.enable() would also start the server for buffers without a filetype or name
+    -- (e.g. the empty startup buffer) when `filetypes` is nil: decide here.
+    config.root_dir = function(bufnr, on_dir)
+      if M.wanted(bufnr, cfg.filetypes) then
+        on_dir(vim.fs.root(bufnr, markers))
+      end
+    end
     vim.lsp.config(M.name, config)
     vim.lsp.enable(M.name)
     return
@@ -91,11 +113,7 @@ function M.setup(cfg)
   -- Neovim 0.10
   group = vim.api.nvim_create_augroup('seed_coder_start', { clear = true })
   local function start(bufnr)
-    if not vim.api.nvim_buf_is_valid(bufnr) or vim.bo[bufnr].buftype ~= '' then
-      return
-    end
-    local ft = vim.bo[bufnr].filetype
-    if ft == '' or (cfg.filetypes and not vim.tbl_contains(cfg.filetypes, ft)) then
+    if not M.wanted(bufnr, cfg.filetypes) then
       return
     end
     local c = vim.deepcopy(config)

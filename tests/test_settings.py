@@ -1,0 +1,153 @@
+"""parse_settings: defaults, camelCase keys, nesting, validation that warns and keeps the base."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from lsp_server.settings import (
+    DEFAULTS,
+    FIM_TEMPLATE_CHOICES,
+    Settings,
+    parse_settings,
+    settings_field_names,
+)
+
+
+def test_defaults() -> None:
+    assert Settings() == DEFAULTS
+    assert dataclasses.asdict(DEFAULTS) == {
+        "model": "",
+        "gpuLayers": -1,
+        "contextLength": 4096,
+        "maxTokens": 128,
+        "maxTimeMs": 1500,
+        "debounceMs": 30,
+        "languages": ("*",),
+        "temperature": 0.0,
+        "enable": True,
+        "fimTemplate": "auto",
+        "completionFallback": True,
+        "threads": 0,
+        "logLevel": "info",
+    }
+
+
+@pytest.mark.parametrize("raw", [None, {}, {"seedCoder": {}}])
+def test_nothing_given_keeps_base(raw) -> None:
+    assert parse_settings(raw) == (DEFAULTS, [])
+    base = Settings(maxTokens=7)
+    assert parse_settings(raw, base) == (base, [])
+
+
+def test_camel_case_values() -> None:
+    raw = {
+        "model": "/models/x.gguf",
+        "gpuLayers": 0,
+        "contextLength": 8192,
+        "maxTokens": 64,
+        "maxTimeMs": 800,
+        "debounceMs": 0,
+        "languages": ["python", "rust"],
+        "temperature": 0.2,
+        "enable": False,
+        "fimTemplate": "qwen",
+        "completionFallback": False,
+        "threads": 4,
+        "logLevel": "debug",
+    }
+    settings, warnings = parse_settings(raw)
+    assert warnings == []
+    assert dataclasses.asdict(settings) == {**raw, "languages": ("python", "rust")}
+
+
+def test_nested_seed_coder_object() -> None:
+    settings, warnings = parse_settings({"seedCoder": {"maxTokens": 32, "enable": False}})
+    assert warnings == []
+    assert settings == dataclasses.replace(DEFAULTS, maxTokens=32, enable=False)
+
+
+def test_merges_over_base() -> None:
+    base = Settings(maxTokens=50, temperature=0.5)
+    settings, warnings = parse_settings({"maxTokens": 60}, base)
+    assert warnings == []
+    assert (settings.maxTokens, settings.temperature) == (60, 0.5)
+
+
+def test_integral_float_accepted_int_for_float_converted() -> None:
+    settings, warnings = parse_settings({"maxTokens": 64.0, "temperature": 1})
+    assert warnings == []
+    assert settings.maxTokens == 64 and type(settings.maxTokens) is int
+    assert settings.temperature == 1.0 and type(settings.temperature) is float
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("maxTokens", 0, "must be between 1 and 4096"),
+        ("maxTokens", 5000, "must be between 1 and 4096"),
+        ("maxTokens", "64", "expected an integer"),
+        ("maxTokens", True, "expected an integer"),
+        ("maxTokens", 1.5, "expected an integer"),
+        ("contextLength", 100, "must be between 256 and 1048576"),
+        ("gpuLayers", -2, "must be between -1 and 10000"),
+        ("temperature", 3.0, "must be between 0 and 2"),
+        ("temperature", "hot", "expected a number"),
+        ("enable", "yes", "expected true or false"),
+        ("enable", 1, "expected true or false"),
+        ("fimTemplate", "gpt", "must be one of " + ", ".join(FIM_TEMPLATE_CHOICES)),
+        ("logLevel", "verbose", "must be one of error, warning, info, debug"),
+        ("languages", [1, 2], "expected a list of strings"),
+        ("model", 5, "expected a string"),
+    ],
+)
+def test_invalid_values_warn_and_keep_base(key: str, value, reason: str) -> None:
+    base = Settings(maxTokens=77, contextLength=2048, temperature=0.3, enable=False,
+                    fimTemplate="qwen", logLevel="debug", languages=("go",), model="m",
+                    gpuLayers=5)  # fmt: skip
+    settings, warnings = parse_settings({key: value, "debounceMs": 99}, base)
+    assert getattr(settings, key) == getattr(base, key)
+    assert settings.debounceMs == 99  # the valid key next to it still applies
+    assert warnings == [
+        f"invalid seedCoder.{key} = {value!r} ({reason}); using {getattr(base, key)!r}"
+    ]
+
+
+def test_unknown_keys_warn() -> None:
+    settings, warnings = parse_settings({"maxTokens": 10, "colour": "blue", "max_tokens": 3})
+    assert settings == dataclasses.replace(DEFAULTS, maxTokens=10)
+    assert warnings == [
+        "unknown setting seedCoder.colour ignored",
+        "unknown setting seedCoder.max_tokens ignored",
+    ]
+
+
+def test_not_an_object() -> None:
+    assert parse_settings(["maxTokens"]) == (
+        DEFAULTS,
+        ["seedCoder settings must be an object, got list"],
+    )
+
+
+def test_languages_accepts_a_string() -> None:
+    settings, warnings = parse_settings({"languages": "python"})
+    assert warnings == []
+    assert settings.languages == ("python",)
+    assert settings.language_enabled("python") and not settings.language_enabled("go")
+    assert DEFAULTS.language_enabled("anything")
+
+
+def test_null_string_keeps_default() -> None:
+    settings, warnings = parse_settings({"model": None}, Settings(model="x"))
+    assert warnings == []
+    assert settings.model == ""  # null means "the default", not "keep the previous value"
+
+
+def test_engine_key_and_field_names() -> None:
+    a = Settings()
+    assert a.engine_key() == ("", -1, 4096, "auto", 0)
+    assert dataclasses.replace(a, maxTokens=1).engine_key() == a.engine_key()
+    assert dataclasses.replace(a, contextLength=8192).engine_key() != a.engine_key()
+    assert settings_field_names()[:3] == ["model", "gpuLayers", "contextLength"]
+    assert len(settings_field_names()) == 13
