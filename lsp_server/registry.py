@@ -28,6 +28,7 @@ __all__ = [
 
 ENV_MODEL = "SEED_CODER_LSP_MODEL"
 ENV_CACHE = "SEED_CODER_LSP_CACHE"
+ENV_REGISTRY = "SEED_CODER_LSP_REGISTRY"  # a JSON file of extra models, merged over ours
 APP_NAME = "seed-coder-lsp"
 
 
@@ -78,16 +79,30 @@ def _entry(name: str, raw: dict[str, Any]) -> ModelEntry:
         ) from exc
 
 
-@lru_cache(maxsize=1)
-def _load() -> tuple[str, tuple[ModelEntry, ...]]:
-    """Parse the registry once; it does not change while the server runs."""
-    path = registry_path()
+def _read(path: Traversable | Path) -> dict[str, Any]:
+    """One registry file as JSON, or a ModelError naming it."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read model registry {path}: {exc}") from exc
-    entries = tuple(_entry(name, raw) for name, raw in data.get("models", {}).items())
+    if not isinstance(data, dict):
+        raise ModelError(f"model registry {path} must be a JSON object")
+    return data
+
+
+@lru_cache(maxsize=4)
+def _load(extra: str = "") -> tuple[str, tuple[ModelEntry, ...]]:
+    """Parse the registry once, plus a user's own file ($SEED_CODER_LSP_REGISTRY) over it."""
+    path = registry_path()
+    data = _read(path)
+    models = dict(data.get("models", {}))
     default = str(data.get("default", ""))
+    if extra:
+        more = _read(Path(extra).expanduser())
+        models.update(more.get("models", {}))
+        default = str(more.get("default", default))
+        path = Path(extra)
+    entries = tuple(_entry(name, raw) for name, raw in models.items())
     if default not in {e.name for e in entries}:
         raise ModelError(f"registry default {default!r} is not a listed model: fix {path}")
     return default, entries
@@ -95,12 +110,12 @@ def _load() -> tuple[str, tuple[ModelEntry, ...]]:
 
 def load_registry() -> dict[str, ModelEntry]:
     """Return the known models by name (a fresh dict, safe to modify)."""
-    return {e.name: e for e in _load()[1]}
+    return {e.name: e for e in _load(os.environ.get(ENV_REGISTRY, ""))[1]}
 
 
 def default_model_name() -> str:
     """Name of the model used when nothing else is configured."""
-    return _load()[0]
+    return _load(os.environ.get(ENV_REGISTRY, ""))[0]
 
 
 def models_dir() -> Path:

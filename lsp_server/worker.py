@@ -22,7 +22,9 @@ from .fim import ALL_MARKER_TEXTS, assemble, detect, split_markers
 
 log = logging.getLogger("seed_coder_lsp.worker")
 
-PROMPT_CHUNK = 64  # tokens per prompt decode: small enough that a cancel lands within one chunk
+# Tokens per prompt decode: small enough that a cancel lands within one chunk (about 0.5 s for an
+# 8B model on a desktop CPU); GPUs evaluate 256 tokens in milliseconds and like bigger batches.
+PROMPT_CHUNK_CPU, PROMPT_CHUNK_GPU = 64, 256
 INSTRUCT_HINTS = ("instruct", "chat", "-it-", "-it.", "assistant")
 
 
@@ -285,10 +287,11 @@ class Runner:
         llm.n_tokens = reuse
         stats.reused_tokens = reuse
         todo = prompt[reuse:]
-        for i in range(0, len(todo), PROMPT_CHUNK):
+        chunk_size = PROMPT_CHUNK_GPU if llm.model_params.n_gpu_layers != 0 else PROMPT_CHUNK_CPU
+        for i in range(0, len(todo), chunk_size):
             if cancelled():
                 return self._finish(stats, "", window, t0, t0, "cancelled")
-            chunk = todo[i : i + PROMPT_CHUNK]
+            chunk = todo[i : i + chunk_size]
             llm.eval(chunk)
             step()
             stats.decode_steps += 1

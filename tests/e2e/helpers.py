@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 from pytest_lsp.client import make_test_lsp_client
 
-from tests.tiny_model import DEFAULT_INFILL, write_tiny_model
+from tests.tiny_model import DEFAULT_INFILL as DEFAULT_INFILL  # re-exported for the tests
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_COMMAND = [sys.executable, "-m", "lsp_server"]
@@ -159,7 +158,12 @@ class Session:
 
     # -- requests ----------------------------------------------------------------------------
     def send_inline(
-        self, uri: str, position: types.Position, *, msg_id: str | None = None, invoked: bool = False
+        self,
+        uri: str,
+        position: types.Position,
+        *,
+        msg_id: str | None = None,
+        invoked: bool = False,
     ) -> asyncio.Future[Any]:
         """Send textDocument/inlineCompletion now (not when awaited) and return its future."""
         kind = (

@@ -95,8 +95,12 @@ class RawServer:
         capabilities = {"textDocument": {"inlineCompletion": {}}, "window": {}}
         result = self.request(
             "initialize",
-            {"processId": None, "rootUri": None, "capabilities": capabilities,
-             "initializationOptions": options},
+            {
+                "processId": None,
+                "rootUri": None,
+                "capabilities": capabilities,
+                "initializationOptions": options,
+            },
         )
         self.notify("initialized", {})
         return result

@@ -36,9 +36,7 @@ CLIENTS = {
 @pytest_asyncio.fixture(params=list(CLIENTS))
 async def session(request: pytest.FixtureRequest, models: Models) -> AsyncIterator[Session]:
     offered, _, _ = CLIENTS[request.param]
-    async with lsp_session(
-        {"model": str(models.tiny), "debounceMs": 0}, encodings=offered
-    ) as s:
+    async with lsp_session({"model": str(models.tiny), "debounceMs": 0}, encodings=offered) as s:
         s.case = request.param  # type: ignore[attr-defined]
         yield s
 

@@ -91,8 +91,10 @@ async def test_keystroke_after_finished_request_evaluates_only_new_tokens(
     logs = completion_logs(server)
     assert len(logs) == logged + 1
     prompt, reused, evaluated = logs[-1]
-    print(f"keystroke after a finished request: prompt {prompt}, reused {reused}, "
-          f"evaluated {evaluated}")
+    print(
+        f"keystroke after a finished request: prompt {prompt}, reused {reused}, "
+        f"evaluated {evaluated}"
+    )
     assert prompt == first_prompt + 1  # one more byte in the prefix
     assert evaluated == 2  # the new byte + the FIM middle token
     assert reused == prompt - 2
@@ -123,8 +125,10 @@ async def test_burst_of_requests_is_superseded_to_one_generation(server: Session
         start=types.Position(line=1, character=9), end=types.Position(line=1, character=9)
     )
     d = delta(before, after)
-    print(f"burst: {d['requests']} requests -> {d['generations']} generation(s), "
-          f"{d['superseded']} superseded")
+    print(
+        f"burst: {d['requests']} requests -> {d['generations']} generation(s), "
+        f"{d['superseded']} superseded"
+    )
     assert d["requests"] == 5
     assert d["generations"] == 1
     assert d["superseded"] == 4
@@ -132,8 +136,9 @@ async def test_burst_of_requests_is_superseded_to_one_generation(server: Session
 
 
 async def test_unknown_document_is_empty_and_server_still_serves(server: Session) -> None:
-    items = await server.inline("file:///e2e/completion/never-opened.py", types.Position(
-        line=0, character=0))
+    items = await server.inline(
+        "file:///e2e/completion/never-opened.py", types.Position(line=0, character=0)
+    )
     assert items == []
     uri = "file:///e2e/completion/after-unknown.py"
     server.open(uri, "def after_unknown():\n    \n")

@@ -120,8 +120,10 @@ async def test_shutdown_and_exit_leave_no_processes(models: Models) -> None:
         engine_gone = await wait_gone(engine_pid, 1.0)
         server.client.exit(None)
         server_gone = await wait_gone(server_pid, 2.0)
-        print(f"after shutdown: worker gone in {engine_gone:.2f} s, "
-              f"server gone {server_gone:.2f} s after exit")
+        print(
+            f"after shutdown: worker gone in {engine_gone:.2f} s, "
+            f"server gone {server_gone:.2f} s after exit"
+        )
 
 
 def test_stdin_eof_ends_server_and_worker(models: Models) -> None:
@@ -139,5 +141,7 @@ def test_stdin_eof_ends_server_and_worker(models: Models) -> None:
         while pid_alive(engine_pid) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert not pid_alive(engine_pid), "worker outlived the server"
-        print(f"stdin EOF: server gone in {server_gone:.2f} s, "
-              f"worker in {time.monotonic() - t0:.2f} s")
+        print(
+            f"stdin EOF: server gone in {server_gone:.2f} s, "
+            f"worker in {time.monotonic() - t0:.2f} s"
+        )
