@@ -13,7 +13,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from . import __version__
+from . import __version__, positions
 from .completion import locate_model, stats_line, worker_config
 from .download import DownloadError, download_model
 from .engine import Engine
@@ -201,27 +201,26 @@ class SeedCoderServer(LanguageServer):
         return doc, offset, answer.suggestion
 
 
+def encoding_of(doc: TextDocument) -> str:
+    """The negotiated position encoding, as "utf-8" / "utf-16" / "utf-32"."""
+    kind = doc.position_codec.encoding
+    return str(getattr(kind, "value", kind) or positions.UTF16)
+
+
 def cursor_offset(doc: TextDocument, position: types.Position) -> int | None:
     """Character offset of a client position, or None when it lies outside the document."""
-    probe = types.Position(line=position.line, character=position.character)
-    lines = doc.lines
-    if position.line > len(lines) or (
-        position.line == len(lines) and (position.character or (lines and not
-                                                               lines[-1].endswith("\n")))
-    ):
-        return None
-    offset = doc.offset_at_position(probe)
-    back = doc.client_position_at_offset(offset)
-    if (back.line, back.character) != (position.line, position.character):
-        return None
-    return offset
+    return positions.offset_at(doc.source, position.line, position.character, encoding_of(doc))
 
 
 def item_range(doc: TextDocument, offset: int, suggestion: Suggestion) -> types.Range:
     """The exact range the text replaces: empty at the cursor, or over auto-closed brackets."""
-    start = doc.client_position_at_offset(offset)
-    end = doc.client_position_at_offset(offset + suggestion.replace_chars)
-    return types.Range(start=start, end=end)
+    text, enc = doc.source, encoding_of(doc)
+    start = positions.position_at(text, offset, enc)
+    end = positions.position_at(text, offset + suggestion.replace_chars, enc)
+    return types.Range(
+        start=types.Position(line=start[0], character=start[1]),
+        end=types.Position(line=end[0], character=end[1]),
+    )
 
 
 server = SeedCoderServer()

@@ -44,7 +44,10 @@ async def test_cancel_request_stops_the_generation(models: Models) -> None:
             f"error reply, {final.decode_steps - at_error.decode_steps} after it; server-side "
             f"wasted_steps={final.wasted_steps}"
         )
-        assert final.decode_steps == at_error.decode_steps == settled.decode_steps
+        # The reply goes out as soon as the handler is cancelled; the worker may still finish
+        # the step it was in, and then it stops for good.
+        assert final.decode_steps == settled.decode_steps
+        assert final.decode_steps - at_error.decode_steps <= 1
         assert final.cancelled - start.cancelled == 1
         assert final.generations - start.generations == 1
         assert final.wasted_steps - start.wasted_steps <= 1

@@ -120,6 +120,7 @@ async def test_shutdown_and_exit_leave_no_processes(models: Models) -> None:
         engine_gone = await wait_gone(engine_pid, 1.0)
         server.client.exit(None)
         server_gone = await wait_gone(server_pid, 2.0)
+        assert await asyncio.wait_for(server.client._server.wait(), 5) == 0  # type: ignore[union-attr]
         print(
             f"after shutdown: worker gone in {engine_gone:.2f} s, "
             f"server gone {server_gone:.2f} s after exit"

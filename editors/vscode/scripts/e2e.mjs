@@ -15,6 +15,9 @@
 //   SEED_CODER_E2E_DIR        setup dir (default: ../.e2e)
 //   SEED_CODER_E2E_ARTIFACTS  where a failure leaves screenshot + logs (default: ../e2e-artifacts)
 //   SEED_CODER_E2E_TIMEOUT_MS per-step wait (default 90000)
+//   SEED_CODER_E2E_KEEP       keep the temp dir (user data, logs, workspace) after the run
+// Checks: (c) status bar ready, (a) ghost text + Tab at a blank line in a function, (b) after a
+// typed word, (d) Seed-Coder: Toggle -> "disabled" and back.
 // Exit code 0 = all checks passed, 1 = a check failed (artifacts saved), 2 = bad setup.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -176,6 +179,8 @@ async function main() {
     } catch {
       // already gone
     }
+    await new Promise((r) => (cs.exitCode !== null ? r() : cs.once('exit', r) && setTimeout(r, 5000)));
+    if (!process.env.SEED_CODER_E2E_KEEP) fs.rmSync(tmp, { recursive: true, force: true });
   };
   try {
     await waitForHttp(`http://127.0.0.1:${port}/healthz`, Date.now() + 60000);
@@ -247,14 +252,17 @@ async function main() {
       });
       log(`${what}: ghost text shown: ${show(await ghostText())}`);
     };
+    const runCommand = async (title) => {
+      await page.keyboard.press('F1');
+      await page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible' });
+      await page.keyboard.type(title);
+      await until(`"${title}" in the command palette`, () => page.locator('.quick-input-list .monaco-list-row', { hasText: title }).count(), 10000);
+      await page.keyboard.press('Enter');
+    };
     const trigger = async (what) => {
       // VS Code requests inline completions as you type, not when the cursor merely moves there.
       log(`${what}: running "Trigger Inline Suggestion" from the command palette`);
-      await page.keyboard.press('F1');
-      await page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible' });
-      await page.keyboard.type('Trigger Inline Suggestion');
-      await until('the command in the palette', () => page.locator('.quick-input-list .monaco-list-row', { hasText: 'Trigger Inline Suggestion' }).count(), 10000);
-      await page.keyboard.press('Enter');
+      await runCommand('Trigger Inline Suggestion');
     };
 
     // (a) Blank indented line inside a function: the multi-line infill shows and Tab inserts it.
@@ -292,6 +300,14 @@ async function main() {
       await waitSaved(current, what);
       log(`PASS ${what}: x + infill`);
     }
+
+    // (d) Seed-Coder: Toggle flips seedCoder.enable; the server hears it and reports "disabled".
+    await runCommand('Seed-Coder: Toggle Inline Completions');
+    await until('the status bar to show disabled ($(circle-slash))', async () => (await statusText()).includes('codicon-circle-slash'));
+    log(`PASS (d) toggle off: status bar ${show(await statusText())}`);
+    await runCommand('Seed-Coder: Toggle Inline Completions');
+    await until('the status bar to show ready again', async () => (await statusText()).includes('codicon-check'));
+    log(`PASS (d) toggle on: status bar ${show(await statusText())}`);
 
     // (c) again: still ready after completions (now with a latency).
     log(`status bar at the end: ${show(await statusText())}`);

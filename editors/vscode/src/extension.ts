@@ -1,5 +1,10 @@
 import * as vscode from 'vscode';
-import { ExecuteCommandRequest, LanguageClient, RevealOutputChannelOn } from 'vscode-languageclient/node';
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  LanguageClient,
+  RevealOutputChannelOn,
+} from 'vscode-languageclient/node';
 import { resolveServerCommand } from './serverCommand';
 import { StatusBar, StatusParams } from './status';
 
@@ -46,7 +51,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   }
   output.info(`Starting server: ${[server.command, ...server.args].join(' ')}`);
 
-  client = new LanguageClient(
+  const languageClient: LanguageClient = new LanguageClient(
     'seedCoder',
     'Seed-Coder',
     { command: server.command, args: server.args },
@@ -56,8 +61,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       synchronize: { configurationSection: SECTION },
       outputChannel: output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
+      middleware: {
+        workspace: {
+          // Push the section without the client-only keys (the server would warn about them).
+          didChangeConfiguration: () =>
+            languageClient.sendNotification(DidChangeConfigurationNotification.type, {
+              settings: { [SECTION]: serverSettings(vscode.workspace.getConfiguration(SECTION)) },
+            }),
+        },
+      },
     },
   );
+  client = languageClient;
   client.onNotification('seedCoder/status', (params: StatusParams) => status.update(params));
   try {
     await client.start();

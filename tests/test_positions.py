@@ -1,0 +1,49 @@
+"""Position <-> offset conversion in every LSP encoding, including the end of a file."""
+
+import pytest
+
+from lsp_server.positions import UTF8, UTF16, UTF32, line_starts, offset_at, position_at
+
+TEXT = "ab😀c\r\nxy\rz"  # CRLF, lone CR, an emoji outside the BMP, no final newline
+
+
+def test_line_starts_split_only_at_lsp_line_endings() -> None:
+    assert line_starts(TEXT) == [0, 6, 9]
+    assert line_starts("a\x0cb\u2028c") == [0]  # form feed and U+2028 are not LSP line breaks
+
+
+@pytest.mark.parametrize(
+    ("encoding", "character", "offset"),
+    [(UTF16, 4, 3), (UTF16, 5, 4), (UTF8, 6, 3), (UTF8, 7, 4), (UTF32, 3, 3), (UTF32, 4, 4)],
+)
+def test_offset_after_emoji(encoding: str, character: int, offset: int) -> None:
+    assert offset_at(TEXT, 0, character, encoding) == offset
+    assert position_at(TEXT, offset, encoding) == (0, character)
+
+
+@pytest.mark.parametrize(("encoding", "character"), [(UTF16, 3), (UTF8, 4), (UTF8, 5)])
+def test_position_inside_a_character_is_rejected(encoding: str, character: int) -> None:
+    assert offset_at(TEXT, 0, character, encoding) is None
+
+
+def test_end_of_file_without_newline_is_on_the_last_line() -> None:
+    assert offset_at(TEXT, 2, 1) == len(TEXT)
+    assert position_at(TEXT, len(TEXT)) == (2, 1)
+    assert offset_at("ab", 0, 2) == 2
+
+
+def test_end_of_file_after_newline_is_a_new_empty_line() -> None:
+    assert offset_at("a\n", 1, 0) == 2
+    assert position_at("a\n", 2) == (1, 0)
+    assert offset_at("a\n", 1, 1) is None
+
+
+@pytest.mark.parametrize(("line", "character"), [(3, 0), (0, 6), (1, 3), (-1, 0), (0, -1)])
+def test_outside_positions_are_rejected(line: int, character: int) -> None:
+    assert offset_at(TEXT, line, character) is None
+
+
+def test_empty_document() -> None:
+    assert offset_at("", 0, 0) == 0
+    assert offset_at("", 0, 1) is None
+    assert position_at("", 0) == (0, 0)
