@@ -71,6 +71,7 @@ class Flight:
     job: Any
     owner: int  # ticket of the request that currently wants its result
     task: asyncio.Future[dict[str, Any]] | None = None
+    cancelled: bool = False  # stopping: never attach a new request to it
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Scheduler:
         state = self.docs.pop(uri, None)
         engine = self.engine()
         if state and state.flight and engine is not None:
-            engine.cancel(state.flight.job)
+            self._stop(engine, state.flight)
 
     # -- the request path --------------------------------------------------------------------
     async def complete(
@@ -155,8 +156,10 @@ class Scheduler:
             if self._can_attach(flight, prefix, suffix):
                 flight.owner = ticket
                 self.counters.attached += 1
-                return await self._await_flight(uri, state, flight, ticket, prefix, suffix, "attached")
-            engine.cancel(flight.job)
+                return await self._await_flight(
+                    uri, state, flight, ticket, prefix, suffix, "attached"
+                )
+            self._stop(engine, flight)
         settings = self.settings()
         if not invoked and settings.debounceMs > 0:
             await asyncio.sleep(settings.debounceMs / 1000)
@@ -174,9 +177,15 @@ class Scheduler:
         if not done.cancelled() and done.exception() is None:
             self.counters.wasted_steps += engine.wasted_steps(job, done.result())
 
+    @staticmethod
+    def _stop(engine: EngineLike, flight: Flight) -> None:
+        """Cancel a generation and remember that it is on its way out."""
+        flight.cancelled = True
+        engine.cancel(flight.job)
+
     def _can_attach(self, flight: Flight, prefix: str, suffix: str) -> bool:
         """The user typed exactly what the running generation is producing (so far)."""
-        if flight.suffix != suffix or not prefix.startswith(flight.prefix):
+        if flight.cancelled or flight.suffix != suffix or not prefix.startswith(flight.prefix):
             return False
         typed = prefix[len(flight.prefix) :]
         produced = flight.job.partial
@@ -201,7 +210,7 @@ class Scheduler:
         except asyncio.CancelledError:
             # $/cancelRequest (or shutdown): stop the generation unless a newer request took it.
             if flight.owner == ticket and engine is not None:
-                engine.cancel(flight.job)
+                self._stop(engine, flight)
                 self.counters.cancelled += 1
                 # Nobody awaits the result any more: count its wasted steps when it lands.
                 flight.task.add_done_callback(partial(self._count_waste, engine, flight.job))

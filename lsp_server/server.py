@@ -34,7 +34,8 @@ class SeedCoderServer(LanguageServer):
 
     def __init__(self, settings: Settings = DEFAULTS) -> None:
         super().__init__("seed-coder-lsp", __version__)
-        self.base_settings = settings
+        self.base_settings = settings  # CLI flags over the defaults
+        self.init_settings = settings  # ... plus initializationOptions: what pushes merge onto
         self.settings = settings
         self.engine: Engine | None = None
         self.engine_key: tuple[Any, ...] | None = None
@@ -52,7 +53,9 @@ class SeedCoderServer(LanguageServer):
         if message in self.said:
             return
         self.said.add(message)
-        self.window_show_message(types.ShowMessageParams(type=kind, message=f"Seed-Coder: {message}"))
+        self.window_show_message(
+            types.ShowMessageParams(type=kind, message=f"Seed-Coder: {message}")
+        )
 
     def say(self, message: str, level: types.MessageType = types.MessageType.Log) -> None:
         """A line for the editor's log (window/logMessage) and stderr."""
@@ -77,7 +80,7 @@ class SeedCoderServer(LanguageServer):
     # -- settings and model lifecycle --------------------------------------------------------
     def apply_settings(self, raw: Any) -> None:
         """Merge new settings; warn about bad values; reload the model if its settings changed."""
-        settings, warnings = parse_settings(raw, self.base_settings)
+        settings, warnings = parse_settings(raw, self.init_settings)
         for warning in warnings:
             self.tell_once(warning)
         self.settings = settings
@@ -137,8 +140,9 @@ class SeedCoderServer(LanguageServer):
         progress = self.work_done_progress
         try:
             await progress.create_async(token)
-            progress.begin(token, types.WorkDoneProgressBegin(title="Downloading " + entry.file,
-                                                              percentage=0))
+            progress.begin(
+                token, types.WorkDoneProgressBegin(title="Downloading " + entry.file, percentage=0)
+            )
         except Exception:  # noqa: BLE001 - clients without progress support still download
             token = ""
 
@@ -150,7 +154,8 @@ class SeedCoderServer(LanguageServer):
 
         try:
             await loop.run_in_executor(
-                None, lambda: download_model(entry, progress=lambda d, t: self.from_thread(report, d, t))
+                None,
+                lambda: download_model(entry, progress=lambda d, t: self.from_thread(report, d, t)),
             )
         finally:
             if token:
@@ -233,7 +238,7 @@ def on_initialize(ls: SeedCoderServer, params: types.InitializeParams) -> None:
     text_doc = params.capabilities.text_document
     ls.inline_client = bool(text_doc and text_doc.inline_completion is not None)
     settings, warnings = parse_settings(params.initialization_options, ls.base_settings)
-    ls.settings = settings
+    ls.settings = ls.init_settings = settings
     ls.pending_warnings = warnings  # type: ignore[attr-defined]
 
 
@@ -281,9 +286,7 @@ async def on_inline_completion(
     return types.InlineCompletionList(items=[item])
 
 
-@server.feature(
-    types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False)
-)
+@server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
 async def on_completion(
     ls: SeedCoderServer, params: types.CompletionParams
 ) -> types.CompletionList | None:
@@ -299,7 +302,9 @@ async def on_completion(
         label=first_line[:80],
         kind=types.CompletionItemKind.Snippet,
         detail="Seed-Coder",
-        text_edit=types.TextEdit(range=item_range(doc, offset, suggestion), new_text=suggestion.text),
+        text_edit=types.TextEdit(
+            range=item_range(doc, offset, suggestion), new_text=suggestion.text
+        ),
         insert_text_format=types.InsertTextFormat.PlainText,
         filter_text=doc.source[doc.source.rfind("\n", 0, offset) + 1 : offset] + first_line,
         sort_text="0",
@@ -308,7 +313,9 @@ async def on_completion(
     return types.CompletionList(is_incomplete=True, items=[item])
 
 
-@server.feature(types.WORKSPACE_EXECUTE_COMMAND, types.ExecuteCommandOptions(commands=[DOWNLOAD_COMMAND]))
+@server.feature(
+    types.WORKSPACE_EXECUTE_COMMAND, types.ExecuteCommandOptions(commands=[DOWNLOAD_COMMAND])
+)
 async def on_execute_command(ls: SeedCoderServer, params: types.ExecuteCommandParams) -> Any:
     """seedCoder.server.downloadModel [name]: download then (re)load."""
     if params.command != DOWNLOAD_COMMAND:
@@ -359,7 +366,7 @@ def _has_loop() -> bool:
 
 def serve(settings: Settings = DEFAULTS) -> int:
     """Run the server on stdio until exit or stdin EOF, then stop the engine."""
-    server.base_settings = settings
+    server.base_settings = server.init_settings = settings
     server.settings = settings
     t0 = time.perf_counter()
     log.info("seed-coder-lsp %s starting (python %s)", __version__, sys.version.split()[0])

@@ -25,7 +25,7 @@ TOKEN_TYPE_NORMAL, TOKEN_TYPE_CONTROL, TOKEN_TYPE_USER_DEFINED = 1, 3, 4
 
 
 def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible byte -> printable character map, as byte-level BPE vocabularies store it."""
+    """GPT-2's reversible byte -> printable character map, as byte-level BPE stores tokens."""
     bs = (
         list(range(ord("!"), ord("~") + 1))
         + list(range(ord("¡"), ord("¬") + 1))
@@ -105,7 +105,7 @@ def build_vocab(infill: str, *, fim: bool, fim_type: int) -> TinyVocab:
 
 
 def bigram_table(vocab: TinyVocab, *, loop: bool) -> np.ndarray:
-    """next[t] for every token t: the FIM middle (or any text token without FIM) starts the chain."""
+    """next[t] for every token t: the FIM middle (or any token, without FIM) starts the chain."""
     n = len(vocab.texts)
     first = vocab.chain[0] if vocab.chain else vocab.eos
     nxt = np.full(n, vocab.eos if vocab.fim else first, dtype=np.int64)
