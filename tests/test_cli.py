@@ -178,3 +178,50 @@ def test_models_lists_default(env, tmp_path: Path) -> None:
     (models / "Seed-Coder-8B-Base.Q4_K_M.gguf").write_bytes(b"GGUF")
     again = cli(env, "models").stdout.splitlines()
     assert [line for line in again if line.startswith("*")][0].split()[4] == "cached"
+
+
+def test_download_offline_is_one_actionable_line(env, tmp_path: Path) -> None:
+    env["HF_HUB_OFFLINE"] = "1"
+    proc = cli(env, "download")
+    assert_error(proc, "Seed-Coder-8B-Base.Q4_K_M.gguf")
+    assert "by hand" in proc.stderr
+    assert not (tmp_path / "cache" / "models").exists() or not any(
+        (tmp_path / "cache" / "models").iterdir()
+    )
+
+
+def test_download_unknown_name(env) -> None:
+    assert_error(cli(env, "download", "no-such-model"), "unknown model 'no-such-model'")
+
+
+def test_download_from_local_hub_prints_the_path(env, tmp_path: Path, tiny_model: Path) -> None:
+    """The real download path against a stand-in hub: stdout is the file's path, bar on stderr."""
+    import json
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    root = tmp_path / "hub"
+    (root / "test" / "tiny" / "resolve" / "main").mkdir(parents=True)
+    data = tiny_model.read_bytes()
+    (root / "test" / "tiny" / "resolve" / "main" / "tiny.gguf").write_bytes(data)
+    handler = type("Quiet", (SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
+    hub = ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a: handler(*a, directory=str(root))  # type: ignore[misc]
+    )
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    registry = tmp_path / "registry.json"
+    entry = {"repo": "test/tiny", "file": "tiny.gguf", "size": len(data), "size_exact": True}
+    registry.write_text(json.dumps({"models": {"tiny": entry}}))
+    env.update(
+        SEED_CODER_LSP_REGISTRY=str(registry),
+        HF_ENDPOINT=f"http://127.0.0.1:{hub.server_address[1]}",
+    )
+    env.pop("HF_HUB_OFFLINE", None)
+    try:
+        proc = cli(env, "download", "tiny")
+    finally:
+        hub.shutdown()
+    assert proc.returncode == 0, proc.stderr
+    target = tmp_path / "cache" / "models" / "tiny.gguf"
+    assert proc.stdout == f"{target}\n"
+    assert target.read_bytes() == data
