@@ -1,0 +1,185 @@
+"""Pure scheduling tests of the keystroke path, with a test double for the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from lsp_server.postprocess import Suggestion
+from lsp_server.scheduler import Scheduler
+from lsp_server.settings import DEFAULTS, Settings
+
+PREFIX, SUFFIX = "def f():\n    ", "\n"
+INFILL = "ok_42 = compute(1)"
+
+
+@dataclass
+class FakeJob:
+    payload: dict[str, Any]
+    future: concurrent.futures.Future[dict[str, Any]] = field(
+        default_factory=concurrent.futures.Future
+    )
+    partial: str = ""
+    cancelled: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.future.done()
+
+    def finish(self, text: str, cancelled: bool = False) -> None:
+        self.future.set_result({"text": text, "cancelled": cancelled, "stats": {}})
+
+
+class FakeEngine:
+    """Records submissions and cancels; tests decide when and how each job ends."""
+
+    def __init__(self) -> None:
+        self.jobs: list[FakeJob] = []
+        self.ready = True
+        self.restartable = False
+
+    def submit(self, op: str = "complete", **payload: Any) -> FakeJob:
+        job = FakeJob(payload)
+        self.jobs.append(job)
+        return job
+
+    def cancel(self, job: FakeJob) -> None:
+        job.cancelled = True
+        if not job.future.done():
+            job.finish("", cancelled=True)
+
+    def wasted_steps(self, job: Any, result: dict[str, Any]) -> int:
+        return 0
+
+
+def make(settings: Settings | None = None) -> tuple[Scheduler, FakeEngine]:
+    engine = FakeEngine()
+    chosen = settings or dataclasses.replace(DEFAULTS, debounceMs=0)
+    return Scheduler(lambda: engine, lambda: chosen), engine
+
+
+async def until(predicate: Any) -> None:
+    for _ in range(200):
+        if predicate():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition never held")
+
+
+async def test_model_answer_then_typed_through_from_cache() -> None:
+    sched, engine = make()
+    task = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].finish(INFILL)
+    answer = await task
+    assert (answer.source, answer.suggestion) == ("model", Suggestion(INFILL, 0))
+    typed = await sched.complete("u", PREFIX + "ok_", SUFFIX)
+    assert (typed.source, typed.suggestion) == ("cache", Suggestion("42 = compute(1)", 0))
+    assert len(engine.jobs) == 1 and sched.counters.cache_hits == 1
+
+
+async def test_typing_what_the_running_generation_produces_attaches() -> None:
+    sched, engine = make()
+    first = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    job = engine.jobs[0]
+    job.partial = "ok_4"
+    second = asyncio.ensure_future(sched.complete("u", PREFIX + "ok", SUFFIX))
+    await until(lambda: sched.counters.attached == 1)
+    job.finish(INFILL)
+    old, new = await first, await second
+    assert old.source == "superseded" and old.suggestion is None
+    assert (new.source, new.suggestion) == ("attached", Suggestion("_42 = compute(1)", 0))
+    assert len(engine.jobs) == 1 and not job.cancelled
+
+
+async def test_diverging_keystroke_cancels_and_restarts() -> None:
+    sched, engine = make()
+    first = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].partial = "ok_4"
+    second = asyncio.ensure_future(sched.complete("u", PREFIX + "z", SUFFIX))
+    await until(lambda: len(engine.jobs) == 2)
+    assert engine.jobs[0].cancelled
+    engine.jobs[1].finish(" = 3")
+    assert (await first).source == "superseded"
+    assert (await second).suggestion == Suggestion(" = 3", 0)
+    assert sched.counters.attached == 0 and sched.counters.generations == 2
+
+
+async def test_never_attaches_to_a_cancelled_generation() -> None:
+    sched, engine = make()
+    asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    job = engine.jobs[0]
+    job.partial = "ok_4"
+    job.future = concurrent.futures.Future()  # cancel does not resolve it at once
+    engine.cancel = lambda j: setattr(j, "cancelled", True)  # type: ignore[method-assign]
+    asyncio.ensure_future(sched.complete("u", PREFIX + "z", SUFFIX))  # cancels the first
+    await until(lambda: len(engine.jobs) == 2)
+    asyncio.ensure_future(sched.complete("u", PREFIX + "ok", SUFFIX))
+    await until(lambda: sched.counters.requests == 3)
+    await asyncio.sleep(0.02)
+    assert sched.counters.attached == 0
+
+
+async def test_burst_during_debounce_starts_one_generation() -> None:
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=50))
+    tasks = [
+        asyncio.ensure_future(sched.complete("u", PREFIX + "x" * i, SUFFIX)) for i in range(5)
+    ]
+    await until(lambda: engine.jobs)
+    engine.jobs[0].finish(" = 1")
+    answers = await asyncio.gather(*tasks)
+    assert [a.source for a in answers] == ["superseded"] * 4 + ["model"]
+    assert engine.jobs[0].payload["prefix"] == PREFIX + "xxxx"
+    assert sched.counters.generations == 1 and sched.counters.superseded == 4
+
+
+async def test_invoked_request_skips_the_debounce() -> None:
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=5000))
+    task = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX, invoked=True))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].finish(INFILL)
+    assert (await task).source == "model"
+
+
+async def test_cancelled_request_stops_its_generation() -> None:
+    sched, engine = make()
+    task = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert engine.jobs[0].cancelled and sched.counters.cancelled == 1
+
+
+async def test_documents_do_not_supersede_each_other() -> None:
+    sched, engine = make()
+    a = asyncio.ensure_future(sched.complete("a", PREFIX, SUFFIX))
+    b = asyncio.ensure_future(sched.complete("b", "x = ", SUFFIX))
+    await until(lambda: len(engine.jobs) == 2)
+    engine.jobs[0].finish(INFILL)
+    engine.jobs[1].finish("1")
+    assert [(await a).source, (await b).source] == ["model", "model"]
+
+
+async def test_not_ready_engine_answers_empty_without_submitting() -> None:
+    sched, engine = make()
+    engine.ready = False
+    answer = await sched.complete("u", PREFIX, SUFFIX)
+    assert (answer.source, answer.suggestion, engine.jobs) == ("not-ready", None, [])
+
+
+async def test_closed_document_cancels_its_generation() -> None:
+    sched, engine = make()
+    task = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    sched.forget("u")
+    assert engine.jobs[0].cancelled
+    assert (await task).suggestion is None
