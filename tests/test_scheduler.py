@@ -130,9 +130,7 @@ async def test_never_attaches_to_a_cancelled_generation() -> None:
 
 async def test_burst_during_debounce_starts_one_generation() -> None:
     sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=50))
-    tasks = [
-        asyncio.ensure_future(sched.complete("u", PREFIX + "x" * i, SUFFIX)) for i in range(5)
-    ]
+    tasks = [asyncio.ensure_future(sched.complete("u", PREFIX + "x" * i, SUFFIX)) for i in range(5)]
     await until(lambda: engine.jobs)
     engine.jobs[0].finish(" = 1")
     answers = await asyncio.gather(*tasks)
