@@ -108,6 +108,10 @@ class Engine:
             raise EngineError(self.load_error)
         return self.info
 
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Block until the worker has loaded the model or failed (see load_error)."""
+        return self._ready.wait(timeout)
+
     @property
     def ready(self) -> bool:
         """Loaded and able to answer."""
@@ -136,6 +140,9 @@ class Engine:
         with self._lock:
             self._closed = True
             proc, conn = self._proc, self._conn
+            if not self._ready.is_set():  # release anyone waiting for a load that won't finish
+                self.load_error = self.load_error or "engine shut down"
+                self._ready.set()
             self._cancel.value = 2**62
         if proc is None:
             return

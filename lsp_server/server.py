@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from lsprotocol import types
@@ -115,7 +117,7 @@ class SeedCoderServer(LanguageServer):
             self.scheduler.shown.clear()  # suggestions of the previous model are stale
         self.engine.start()
         engine = self.engine
-        await asyncio.get_running_loop().run_in_executor(None, engine._ready.wait)
+        await in_daemon_thread(engine.wait_loaded)
         if generation != self.load_generation:
             return
         if engine.load_error:
@@ -136,10 +138,12 @@ class SeedCoderServer(LanguageServer):
 
         entry = load_registry()[name]
         token = str(uuid.uuid4())
-        loop = asyncio.get_running_loop()
         progress = self.work_done_progress
+        window = self.client_capabilities.window
         try:
-            await progress.create_async(token)
+            if not (window and window.work_done_progress):
+                raise RuntimeError("client does not show progress")
+            await asyncio.wait_for(progress.create_async(token), 5)
             progress.begin(
                 token, types.WorkDoneProgressBegin(title="Downloading " + entry.file, percentage=0)
             )
@@ -153,9 +157,8 @@ class SeedCoderServer(LanguageServer):
                 progress.report(token, types.WorkDoneProgressReport(percentage=pct))
 
         try:
-            await loop.run_in_executor(
-                None,
-                lambda: download_model(entry, progress=lambda d, t: self.from_thread(report, d, t)),
+            await in_daemon_thread(
+                lambda: download_model(entry, progress=lambda d, t: self.from_thread(report, d, t))
             )
         finally:
             if token:
@@ -204,6 +207,28 @@ class SeedCoderServer(LanguageServer):
         if answer.suggestion is None or self.document(uri) is not doc or doc.version != version:
             return None  # computed for text that has changed since: never show it as current
         return doc, offset, answer.suggestion
+
+
+def in_daemon_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
+    """Run blocking work (a download, waiting for the model) on a daemon thread: unlike the
+    loop's executor, it never keeps the process alive after the editor has gone."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not future.done():
+            future.set_result(value) if ok else future.set_exception(value)
+
+    def run() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            loop.call_soon_threadsafe(settle, False, exc)
+        else:
+            loop.call_soon_threadsafe(settle, True, result)
+
+    threading.Thread(target=run, daemon=True, name="seed-coder-blocking").start()
+    return future
 
 
 def encoding_of(doc: TextDocument) -> str:

@@ -68,8 +68,10 @@ def test_typed_through_costs_no_decode_steps(quick: tuple[Path, dict]) -> None:
 def test_supersession_wastes_at_most_one_step(quick: tuple[Path, dict]) -> None:
     _, res = quick
     o = res["overall"]
-    assert o["superseded_generations"] > 0  # 40 ms/key outpaces the 30 ms debounce
+    # How many generations get superseded depends on the machine's speed; the bound does not.
     assert o["wasted_steps"] <= o["superseded_generations"]
+    if o["superseded_generations"]:
+        assert o["wasted_per_superseded"] <= 1.0
 
 
 def test_baseline_rebuilt_the_same_prompts(quick: tuple[Path, dict]) -> None:

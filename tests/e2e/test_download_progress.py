@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from tests.e2e.helpers import lsp_session
+from tests.e2e.helpers import lsp_session, pid_alive
+from tests.e2e.raw_client import RawServer
 from tests.tiny_model import DEFAULT_INFILL, write_tiny_model
 
 
@@ -23,6 +25,8 @@ class _Hub(BaseHTTPRequestHandler):
 
     data = b""
     path_served = ""
+    delay = 0.0  # seconds between 64 KiB pieces: a slow network
+    served = 0
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
@@ -36,6 +40,8 @@ class _Hub(BaseHTTPRequestHandler):
         self.end_headers()
         for i in range(0, len(self.data), 64 * 1024):
             self.wfile.write(self.data[i : i + 64 * 1024])
+            type(self).served += 1
+            time.sleep(self.delay)
 
 
 @pytest.fixture
@@ -43,6 +49,7 @@ def hub(tmp_path: Path) -> Iterator[tuple[str, bytes]]:
     model = write_tiny_model(tmp_path / "hub-tiny.gguf")
     _Hub.data = model.read_bytes()
     _Hub.path_served = "/test/tiny-GGUF/resolve/main/tiny.gguf"
+    _Hub.delay, _Hub.served = 0.0, 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}", _Hub.data
@@ -107,3 +114,20 @@ async def test_offline_download_fails_with_one_actionable_message(
         s.open(uri, "x = 1\n")
         assert await s.inline(uri, types.Position(line=1, character=0)) == []
         assert not registry.exists()
+
+
+def test_editor_closing_during_a_download_ends_the_server_at_once(registry: Path) -> None:
+    _Hub.delay = 0.5  # the whole file would take many seconds
+    with RawServer() as server:
+        server.initialize({"model": "tiny-test"})
+        deadline = time.monotonic() + 10
+        while _Hub.served < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _Hub.served >= 2, "download never started"
+        t0 = time.monotonic()
+        assert server.proc.stdin is not None
+        server.proc.stdin.close()
+        server.proc.wait(timeout=5)
+        assert time.monotonic() - t0 < 2.0
+        assert not pid_alive(server.proc.pid)
+    assert not registry.exists()
