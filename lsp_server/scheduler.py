@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from .postprocess import Suggestion
 from .settings import Settings
 
 log = logging.getLogger("seed_coder_lsp.scheduler")
+PACE_WINDOW_S = 1.0  # gaps longer than this are pauses, not typing rhythm
+ADAPTIVE_DEBOUNCE_MAX_S = 0.25
 
 
 class EngineLike(Protocol):
@@ -81,6 +84,8 @@ class DocState:
     ticket: int = 0
     flight: Flight | None = None
     hint: tuple[int, int] | None = None
+    last_request: float | None = None  # monotonic seconds
+    pace: float | None = None  # typical gap between keystrokes, seconds
 
 
 @dataclass
@@ -100,8 +105,10 @@ class Scheduler:
         engine: Callable[[], EngineLike | None],
         settings: Callable[[], Settings],
         on_stats: Callable[[dict[str, Any]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
+        self.clock = clock
         self.settings = settings
         self.on_stats = on_stats or (lambda stats: None)
         self.docs: dict[str, DocState] = {}
@@ -142,6 +149,7 @@ class Scheduler:
         self.counters.requests += 1
         state = self.docs.setdefault(uri, DocState())
         state.ticket += 1
+        self._note_pace(state)
         ticket = state.ticket
         cached = self.from_cache(prefix, suffix)
         if cached is not None:
@@ -161,8 +169,9 @@ class Scheduler:
                 )
             self._stop(engine, flight)
         settings = self.settings()
-        if not invoked and settings.debounceMs > 0:
-            await asyncio.sleep(settings.debounceMs / 1000)
+        delay = 0.0 if invoked else self.debounce(state, settings)
+        if delay > 0:
+            await asyncio.sleep(delay)
         if state.ticket != ticket:
             self.counters.superseded += 1
             return Answer(None, "superseded")
@@ -176,6 +185,23 @@ class Scheduler:
         """Steps a cancelled job ran after its cancel, once its (unawaited) result arrives."""
         if not done.cancelled() and done.exception() is None:
             self.counters.wasted_steps += engine.wasted_steps(job, done.result())
+
+    def _note_pace(self, state: DocState) -> None:
+        """Track the typing rhythm: a moving average of the gaps between requests under 1 s."""
+        now = self.clock()
+        if state.last_request is not None and now - state.last_request < PACE_WINDOW_S:
+            gap = now - state.last_request
+            state.pace = gap if state.pace is None else 0.7 * state.pace + 0.3 * gap
+        state.last_request = now
+
+    @staticmethod
+    def debounce(state: DocState, settings: Settings) -> float:
+        """Seconds to wait: debounceMs, stretched to 1.5x the typing pace (at most 250 ms) so a
+        fast typist's next key arrives before a generation starts (Tabby-style, adaptive)."""
+        delay = settings.debounceMs / 1000
+        if settings.adaptiveDebounce and state.pace is not None:
+            delay = max(delay, min(state.pace * 1.5, ADAPTIVE_DEBOUNCE_MAX_S))
+        return delay
 
     @staticmethod
     def _stop(engine: EngineLike, flight: Flight) -> None:

@@ -27,6 +27,7 @@ class Settings:
     maxTokens: int = 128
     maxTimeMs: int = 1500  # generation time budget; once spent, stop at the next newline
     debounceMs: int = 30
+    adaptiveDebounce: bool = True  # stretch the debounce to the typing pace (up to 250 ms)
     languages: tuple[str, ...] = ("*",)
     temperature: float = 0.0
     enable: bool = True

@@ -17,7 +17,10 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.keystrokes", "--quick", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=180,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return out, json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -36,19 +39,19 @@ def test_outputs_exist(quick: tuple[Path, dict]) -> None:
 def test_counts(quick: tuple[Path, dict]) -> None:
     _, res = quick
     o = res["overall"]
-    rows = res["rows"]
+    rows = res["rows"]  # empty fields are left out of each row
     assert o["requests"] == len(rows) == o["counters"]["requests"]
     assert o["errors"] == 0 and o["counters"]["errors"] == 0
     assert o["counters"]["not_ready"] == 0
     # Every request got an answer.
-    assert all(r["latency_ms"] is not None for r in rows)
+    assert all(r.get("latency_ms") is not None for r in rows)
     assert 0 < o["generations"] < o["requests"]
     # The client-side classification agrees with the server's counters.
     assert o["cache_hits"] == o["counters"]["cache_hits"] > 0
     assert o["attached"] == o["counters"]["attached"]
     assert o["superseded"] == o["counters"]["superseded"]
     # Every model answer has its log line numbers; a warm keystroke reuses the KV cache.
-    logged = [r for r in rows if r["log"]]
+    logged = [r for r in rows if r.get("log")]
     assert len(logged) == o["model"] + o["attached"] + o["empty"]
     assert any(r["log"]["reused_tokens"] > 0 for r in logged)
 
@@ -62,7 +65,7 @@ def test_typed_through_costs_no_decode_steps(quick: tuple[Path, dict]) -> None:
     assert through["cache_hits"] == through["chars"]
     hits = [r for r in res["rows"] if r["source"] == "cache" and r["action"] == "type-through"]
     assert len(hits) == through["chars"]
-    assert all(r["decode_delta"] == 0 for r in hits)
+    assert all(r.get("decode_delta") == 0 for r in hits)
 
 
 def test_supersession_wastes_at_most_one_step(quick: tuple[Path, dict]) -> None:

@@ -181,3 +181,47 @@ async def test_closed_document_cancels_its_generation() -> None:
     sched.forget("u")
     assert engine.jobs[0].cancelled
     assert (await task).suggestion is None
+
+
+def test_debounce_follows_the_typing_pace() -> None:
+    from lsp_server.scheduler import DocState
+
+    base = dataclasses.replace(DEFAULTS, debounceMs=30)
+    assert Scheduler.debounce(DocState(), base) == 0.03
+    assert Scheduler.debounce(DocState(pace=0.04), base) == pytest.approx(0.06)
+    assert Scheduler.debounce(DocState(pace=0.01), base) == 0.03  # never below debounceMs
+    assert Scheduler.debounce(DocState(pace=0.9), base) == 0.25  # capped
+    fixed = dataclasses.replace(base, adaptiveDebounce=False)
+    assert Scheduler.debounce(DocState(pace=0.04), fixed) == 0.03
+
+
+async def test_pace_is_measured_from_request_gaps_and_ignores_pauses() -> None:
+    now = [100.0]
+    engine = FakeEngine()
+    engine.ready = False  # answers at once: only the pace bookkeeping matters here
+    sched = Scheduler(lambda: engine, lambda: DEFAULTS, clock=lambda: now[0])
+    for gap in (0.0, 0.04, 0.04, 5.0, 0.1):
+        now[0] += gap
+        await sched.complete("u", PREFIX, SUFFIX)
+    # 0.04, then 0.7*0.04 + 0.3*0.04, the 5 s pause ignored, then 0.7*0.04 + 0.3*0.1
+    assert sched.docs["u"].pace == pytest.approx(0.058)
+
+
+@pytest.mark.parametrize(("adaptive", "generations"), [(True, 2), (False, 10)])
+async def test_fast_typing_starts_few_generations(adaptive: bool, generations: int) -> None:
+    """Ten keys at a steady 0.2 s pace (fake clock): adaptive debounce waits out each gap."""
+    now = [0.0]
+    engine = FakeEngine()
+    settings = dataclasses.replace(DEFAULTS, debounceMs=0, adaptiveDebounce=adaptive)
+    sched = Scheduler(lambda: engine, lambda: settings, clock=lambda: now[0])
+    tasks = []
+    for i in range(10):
+        now[0] += 0.2
+        tasks.append(asyncio.ensure_future(sched.complete("u", PREFIX + "x" * i, SUFFIX)))
+        await asyncio.sleep(0.01)  # let it reach its debounce (or its submit)
+    await until(lambda: len(engine.jobs) == generations and not engine.jobs[-1].cancelled)
+    engine.jobs[-1].finish(" = 1")
+    answers = await asyncio.gather(*tasks)
+    assert answers[-1].source == "model"
+    assert [a.source for a in answers[:-1]] == ["superseded"] * 9
+    assert sched.counters.generations == generations
