@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .worker import WorkerConfig, worker_main
+from .worker import CancelBoard, WorkerConfig, worker_main
 
 log = logging.getLogger("seed_coder_lsp.engine")
 NATIVE_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
@@ -65,7 +65,7 @@ class Engine:
         self._proc: Any = None
         self._conn: Any = None
         self._outbox: queue.Queue[Any] = queue.Queue()
-        self._cancel = self._ctx.Value("q", 0, lock=False)
+        self._board = CancelBoard(self._ctx)
         self._steps = self._ctx.Value("q", 0, lock=False)
         self._ready = threading.Event()
         self.info: dict[str, Any] = {}
@@ -88,7 +88,7 @@ class Engine:
             self._outbox = queue.Queue()
             proc = self._ctx.Process(
                 target=worker_main,
-                args=(child, self._cancel, self._steps, self.config),
+                args=(child, self._board, self._steps, self.config),
                 daemon=True,
                 name="seed-coder-engine",
             )
@@ -143,7 +143,7 @@ class Engine:
             if not self._ready.is_set():  # release anyone waiting for a load that won't finish
                 self.load_error = self.load_error or "engine shut down"
                 self._ready.set()
-            self._cancel.value = 2**62
+            self._board.cancel_through(2**62)
         if proc is None:
             return
         self._outbox.put({"op": "shutdown"})
@@ -171,10 +171,9 @@ class Engine:
         return job
 
     def cancel(self, job: Job) -> None:
-        """Stop this job and every older one between two decode steps."""
+        """Stop this job (only this one) between two decode steps."""
         with self._lock:
-            if self._cancel.value < job.seq:
-                self._cancel.value = job.seq
+            self._board.cancel(job.seq)
             # Read the counter after the cancel is visible, so only steps it failed to stop count.
             if job.steps_at_cancel is None:
                 job.steps_at_cancel = self.decode_steps
@@ -197,7 +196,7 @@ class Engine:
     def _retire(self, proc: Any) -> None:
         """End a worker we no longer want, without reporting it as a crash."""
         with self._lock:
-            self._cancel.value = next(self._seq)  # cancels everything submitted so far
+            self._board.cancel_through(next(self._seq))  # everything submitted so far
             self._outbox.put(None)
             self._proc = None
             self._ready.clear()

@@ -47,6 +47,7 @@ class Counters:
     requests: int = 0
     generations: int = 0
     cache_hits: int = 0
+    prefills: int = 0
     attached: int = 0
     superseded: int = 0
     cancelled: int = 0
@@ -84,6 +85,8 @@ class DocState:
     ticket: int = 0
     flight: Flight | None = None
     hint: tuple[int, int] | None = None
+    prefill_key: tuple[str, str] | None = None  # (prefix up to the cursor's line, suffix)
+    prefill_job: Any = None
     last_request: float | None = None  # monotonic seconds
     pace: float | None = None  # typical gap between keystrokes, seconds
 
@@ -138,8 +141,12 @@ class Scheduler:
         """A closed document: drop its state and stop its generation."""
         state = self.docs.pop(uri, None)
         engine = self.engine()
-        if state and state.flight and engine is not None:
+        if state is None or engine is None:
+            return
+        if state.flight is not None:
             self._stop(engine, state.flight)
+        if state.prefill_job is not None:
+            engine.cancel(state.prefill_job)
 
     # -- the request path --------------------------------------------------------------------
     async def complete(
@@ -151,16 +158,19 @@ class Scheduler:
         state.ticket += 1
         self._note_pace(state)
         ticket = state.ticket
+        engine = self.engine()
+        flight = state.flight
+        running = flight is not None and not flight.job.done and not flight.cancelled
         cached = self.from_cache(prefix, suffix)
         if cached is not None:
             self.counters.cache_hits += 1
+            if running and engine is not None and flight is not None:
+                self._stop(engine, flight)  # its result is for text the user has typed past
             return Answer(cached, "cache")
-        engine = self.engine()
         if engine is None or not (engine.ready or engine.restartable):
             self.counters.not_ready += 1
             return Answer(None, "not-ready")
-        flight = state.flight
-        if flight is not None and flight.job is not None and not flight.job.done:
+        if running and flight is not None:
             if self._can_attach(flight, prefix, suffix):
                 flight.owner = ticket
                 self.counters.attached += 1
@@ -169,6 +179,7 @@ class Scheduler:
                 )
             self._stop(engine, flight)
         settings = self.settings()
+        self._prefill(engine, state, prefix, suffix, settings)
         delay = 0.0 if invoked else self.debounce(state, settings)
         if delay > 0:
             await asyncio.sleep(delay)
@@ -202,6 +213,23 @@ class Scheduler:
         if settings.adaptiveDebounce and state.pace is not None:
             delay = max(delay, min(state.pace * 1.5, ADAPTIVE_DEBOUNCE_MAX_S))
         return delay
+
+    def _prefill(
+        self, engine: EngineLike, state: DocState, prefix: str, suffix: str, settings: Settings
+    ) -> None:
+        """Warm the KV cache with everything but the cursor's line as soon as a key arrives, so
+        the completion after the debounce (or a pause) only evaluates that line. Typing on the
+        same line keeps the same key: no new prefill, and the running one is never cancelled."""
+        key = (prefix[: prefix.rfind("\n") + 1], suffix)
+        if key == state.prefill_key:
+            return
+        if state.prefill_job is not None and not state.prefill_job.done:
+            engine.cancel(state.prefill_job)  # what it evaluated stays cached for the next one
+        state.prefill_key = key
+        state.prefill_job = engine.submit(
+            "prefill", **payload(prefix, suffix, settings, state.hint)
+        )
+        self.counters.prefills += 1
 
     @staticmethod
     def _stop(engine: EngineLike, flight: Flight) -> None:

@@ -67,6 +67,27 @@ class Outcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+CANCEL_SLOTS = 64
+
+
+class CancelBoard:
+    """Shared memory for cancellation without a message round trip: a watermark (everything up
+    to N) and a ring of single cancels, so cancelling one job leaves older ones (a prefill) be."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.watermark = ctx.Value("q", 0, lock=False)
+        self.ring = ctx.Array("q", CANCEL_SLOTS, lock=False)
+
+    def cancel(self, seq: int) -> None:
+        self.ring[seq % CANCEL_SLOTS] = seq
+
+    def cancel_through(self, seq: int) -> None:
+        self.watermark.value = max(self.watermark.value, seq)
+
+    def is_cancelled(self, seq: int) -> bool:
+        return seq <= self.watermark.value or self.ring[seq % CANCEL_SLOTS] == seq
+
+
 def has_amx() -> bool:
     """Whether this CPU reports AMX, whose llama.cpp kernels crash on quantized weights."""
     try:
@@ -252,6 +273,12 @@ class Runner:
 
     def prompt_for(self, req: dict[str, Any]) -> tuple[list[int], tuple[int, int]]:
         """Window the document around the cursor and assemble the FIM prompt tokens."""
+        tokens, window, _stable = self._prompt(req)
+        return tokens, window
+
+    def _prompt(self, req: dict[str, Any]) -> tuple[list[int], tuple[int, int], int]:
+        """Prompt tokens, window hint, and how many leading tokens stay valid while the user
+        types on the cursor's line (everything before that line's text)."""
         n_ctx = self.llm.n_ctx()
         max_tokens = int(req.get("max_tokens", 128))
         total = max(16, n_ctx - max_tokens - 8)
@@ -261,7 +288,55 @@ class Runner:
         suffix = req.get("suffix", "") if self.fim else ""
         window = choose_window(req.get("prefix", ""), suffix, self.tokenize, budget, hint=hint)  # type: ignore[arg-type]
         tokens = assemble(self.fim, window.prefix_tokens, window.suffix_tokens, self.bos)
-        return tokens, (window.start_line, window.suffix_lines)
+        line_start = window.prefix.rfind("\n") + 1
+        # Tokens may merge across the line break: keep a margin of two before the line's text.
+        stable_prefix = max(0, len(self.tokenize(window.prefix[:line_start])) - 2)
+        head = (1 if self.bos is not None else 0) + (1 if self.fim else 0)
+        if self.fim is not None and self.fim.template.spm:
+            head += len(window.suffix_tokens) + 1
+        return tokens, (window.start_line, window.suffix_lines), head + stable_prefix
+
+    def _evaluate(
+        self,
+        prompt: list[int],
+        max_reuse: int,
+        cancelled: Callable[[], bool],
+        step: Callable[[], None],
+        stats: Stats,
+    ) -> bool:
+        """Bring the KV cache to `prompt`, reusing its longest common prefix; False if cancelled
+        (what was evaluated before the cancel stays cached and valid for the next request)."""
+        llm = self.llm
+        reuse = min(_common_prefix(llm.input_ids[: llm.n_tokens], prompt), max_reuse)
+        llm.n_tokens = reuse
+        stats.reused_tokens = reuse
+        todo = prompt[reuse:]
+        chunk_size = PROMPT_CHUNK_GPU if llm.model_params.n_gpu_layers != 0 else PROMPT_CHUNK_CPU
+        for i in range(0, len(todo), chunk_size):
+            if cancelled():
+                return False
+            chunk = todo[i : i + chunk_size]
+            llm.eval(chunk)
+            step()
+            stats.decode_steps += 1
+            stats.evaluated_tokens += len(chunk)
+        return True
+
+    def prefill(
+        self, req: dict[str, Any], cancelled: Callable[[], bool], step: Callable[[], None]
+    ) -> Stats:
+        """Evaluate the part of the prompt that typing on the cursor's line will not change, so
+        the completion after a pause only evaluates that line (warms the cache while typing)."""
+        t0 = time.perf_counter()
+        stats = Stats()
+        prompt, _window, stable = self._prompt(req)
+        stats.prompt_tokens = stable
+        if len(prompt) >= self.llm.n_ctx():
+            raise ValueError(f"prompt of {len(prompt)} tokens does not fit the context")
+        done = self._evaluate(prompt[:stable], stable, cancelled, step, stats)
+        stats.prompt_ms = stats.total_ms = (time.perf_counter() - t0) * 1000
+        stats.stop_reason = "prefilled" if done else "cancelled"
+        return stats
 
     def generate(
         self,
@@ -282,20 +357,9 @@ class Runner:
         max_tokens = max(0, min(int(req.get("max_tokens", 128)), n_ctx - len(prompt)))
         if len(prompt) >= n_ctx:
             raise ValueError(f"prompt of {len(prompt)} tokens does not fit the context {n_ctx}")
-        reuse = _common_prefix(llm.input_ids[: llm.n_tokens], prompt)
-        reuse = min(reuse, len(prompt) - 1)
-        llm.n_tokens = reuse
-        stats.reused_tokens = reuse
-        todo = prompt[reuse:]
-        chunk_size = PROMPT_CHUNK_GPU if llm.model_params.n_gpu_layers != 0 else PROMPT_CHUNK_CPU
-        for i in range(0, len(todo), chunk_size):
-            if cancelled():
-                return self._finish(stats, "", window, t0, t0, "cancelled")
-            chunk = todo[i : i + chunk_size]
-            llm.eval(chunk)
-            step()
-            stats.decode_steps += 1
-            stats.evaluated_tokens += len(chunk)
+        # Re-evaluate at least the last token: its logits start the generation.
+        if not self._evaluate(prompt, len(prompt) - 1, cancelled, step, stats):
+            return self._finish(stats, "", window, t0, t0, "cancelled")
         t1 = time.perf_counter()
         stats.prompt_ms = (t1 - t0) * 1000
         out = bytearray()
@@ -382,7 +446,7 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-def worker_main(conn: Any, cancel_seq: Any, steps: Any, config: WorkerConfig) -> None:
+def worker_main(conn: Any, board: CancelBoard, steps: Any, config: WorkerConfig) -> None:
     """Process entry: stdout becomes stderr, load the model, then serve requests until EOF."""
     os.dup2(2, 1)  # whatever llama.cpp prints must never reach the LSP channel
     sys.stdout = sys.stderr
@@ -406,7 +470,9 @@ def worker_main(conn: Any, cancel_seq: Any, steps: Any, config: WorkerConfig) ->
         seq = msg.get("seq", 0)
         try:
             if op == "complete":
-                conn.send(_complete(runner, conn, msg, cancel_seq, steps))
+                conn.send(_complete(runner, conn, msg, board, steps))
+            elif op == "prefill":
+                conn.send(_prefill(runner, msg, board, steps))
             elif op == "tokenize":
                 conn.send({"type": "result", "seq": seq, "tokens": runner.tokenize(msg["text"])})
             elif op == "prompt":
@@ -422,17 +488,37 @@ def worker_main(conn: Any, cancel_seq: Any, steps: Any, config: WorkerConfig) ->
             conn.send({"type": "error", "seq": seq, "message": str(exc) or type(exc).__name__})
 
 
-def _complete(runner: Runner, conn: Any, msg: dict[str, Any], cancel_seq: Any, steps: Any) -> dict:
-    """Run one completion request, streaming text pieces, and build its result message."""
-    seq = msg.get("seq", 0)
+def _stepper(steps: Any) -> Callable[[], None]:
+    """Count decode steps in shared memory (the parent measures steps run after a cancel)."""
 
     def step() -> None:
         steps.value += 1
 
+    return step
+
+
+def _prefill(runner: Runner, msg: dict[str, Any], board: CancelBoard, steps: Any) -> dict:
+    """Warm the cache with the stable part of a prompt and report what it cost."""
+    seq = msg.get("seq", 0)
+    stats = runner.prefill(msg, lambda: board.is_cancelled(seq), _stepper(steps))
+    return {
+        "type": "result",
+        "seq": seq,
+        "stats": asdict(stats),
+        "cancelled": stats.stop_reason == "cancelled",
+        "steps_total": steps.value,
+    }
+
+
+def _complete(
+    runner: Runner, conn: Any, msg: dict[str, Any], board: CancelBoard, steps: Any
+) -> dict:
+    """Run one completion request, streaming text pieces, and build its result message."""
+    seq = msg.get("seq", 0)
     outcome = runner.generate(
         msg,
-        cancelled=lambda: bool(cancel_seq.value >= seq),
-        step=step,
+        cancelled=lambda: board.is_cancelled(seq),
+        step=_stepper(steps),
         on_text=lambda text: conn.send({"type": "partial", "seq": seq, "text": text}),
     )
     return {

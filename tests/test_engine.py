@@ -138,11 +138,18 @@ def test_cancel_stops_within_one_step(loop_engine: Engine) -> None:
     assert max(wasted) <= 1
 
 
-def test_cancel_covers_older_jobs(loop_engine: Engine) -> None:
+def test_cancel_is_precise(loop_engine: Engine) -> None:
+    """Cancelling a queued job stops only that job: an older one (a prefill) keeps its work."""
     first = loop_engine.submit(prefix="a", suffix="", max_tokens=100_000, max_time_ms=600_000)
     second = loop_engine.submit(prefix="b", suffix="", max_tokens=100_000, max_time_ms=600_000)
     wait_partial(first)
     loop_engine.cancel(second)
+    steps = loop_engine.decode_steps
+    deadline = time.monotonic() + TIMEOUT
+    while loop_engine.decode_steps < steps + 5 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not first.done and loop_engine.decode_steps >= steps + 5  # still generating
+    loop_engine.cancel(first)
     r1, r2 = first.future.result(TIMEOUT), second.future.result(TIMEOUT)
     assert r1["cancelled"] is True and r2["cancelled"] is True
     assert r2["text"] == "" and r2["stats"]["decode_steps"] == 0  # never started decoding

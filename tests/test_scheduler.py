@@ -40,12 +40,16 @@ class FakeEngine:
 
     def __init__(self) -> None:
         self.jobs: list[FakeJob] = []
+        self.prefills: list[FakeJob] = []
         self.ready = True
         self.restartable = False
 
     def submit(self, op: str = "complete", **payload: Any) -> FakeJob:
         job = FakeJob(payload)
-        self.jobs.append(job)
+        if op == "prefill":  # warms the cache; tests decide when it ends
+            self.prefills.append(job)
+        else:
+            self.jobs.append(job)
         return job
 
     def cancel(self, job: FakeJob) -> None:
@@ -225,3 +229,34 @@ async def test_fast_typing_starts_few_generations(adaptive: bool, generations: i
     assert answers[-1].source == "model"
     assert [a.source for a in answers[:-1]] == ["superseded"] * 9
     assert sched.counters.generations == generations
+
+
+async def test_prefill_once_per_line_and_never_cancelled_by_typing_on_it() -> None:
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=50))
+    tasks = [asyncio.ensure_future(sched.complete("u", PREFIX + "x" * i, SUFFIX)) for i in range(4)]
+    await until(lambda: engine.jobs)
+    assert len(engine.prefills) == 1 and not engine.prefills[0].cancelled
+    assert engine.prefills[0].payload["prefix"] == PREFIX  # the window the completions will use
+    engine.jobs[0].finish(" = 1")
+    await asyncio.gather(*tasks)
+    # A new line changes what is stable: the old prefill (still running) gives way to a new one.
+    nxt = asyncio.ensure_future(sched.complete("u", PREFIX + "xxx\n    ", SUFFIX))
+    await until(lambda: len(engine.prefills) == 2)
+    assert engine.prefills[0].cancelled and not engine.prefills[1].cancelled
+    await until(lambda: len(engine.jobs) == 2)
+    engine.jobs[1].finish("pass")
+    assert (await nxt).suggestion == Suggestion("pass", 0)
+    assert sched.counters.prefills == 2
+
+
+async def test_cache_hit_stops_an_outdated_generation() -> None:
+    sched, engine = make()
+    first = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].finish(INFILL)
+    await first
+    stale = asyncio.ensure_future(sched.complete("u", PREFIX + "q", SUFFIX))
+    await until(lambda: len(engine.jobs) == 2)
+    hit = await sched.complete("u", PREFIX + "ok", SUFFIX)  # typed through the shown suggestion
+    assert hit.source == "cache" and engine.jobs[1].cancelled
+    assert (await stale).suggestion is None

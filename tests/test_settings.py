@@ -24,6 +24,7 @@ def test_defaults() -> None:
         "maxTokens": 128,
         "maxTimeMs": 1500,
         "debounceMs": 30,
+        "adaptiveDebounce": True,
         "languages": ("*",),
         "temperature": 0.0,
         "enable": True,
@@ -49,6 +50,7 @@ def test_camel_case_values() -> None:
         "maxTokens": 64,
         "maxTimeMs": 800,
         "debounceMs": 0,
+        "adaptiveDebounce": False,
         "languages": ["python", "rust"],
         "temperature": 0.2,
         "enable": False,
@@ -150,4 +152,4 @@ def test_engine_key_and_field_names() -> None:
     assert dataclasses.replace(a, maxTokens=1).engine_key() == a.engine_key()
     assert dataclasses.replace(a, contextLength=8192).engine_key() != a.engine_key()
     assert settings_field_names()[:3] == ["model", "gpuLayers", "contextLength"]
-    assert len(settings_field_names()) == 13
+    assert len(settings_field_names()) == 14
