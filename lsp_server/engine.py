@@ -179,10 +179,12 @@ class Engine:
                 job.steps_at_cancel = self.decode_steps
 
     def wasted_steps(self, job: Job, result: dict[str, Any]) -> int:
-        """Decode steps the worker ran after the job was cancelled."""
+        """Decode steps this job ran after it was cancelled."""
         if job.steps_at_cancel is None:
             return 0
-        return max(0, int(result.get("steps_total", job.steps_at_cancel)) - job.steps_at_cancel)
+        # Steps of other jobs (one queued ahead of it) are not this job's waste.
+        since = max(job.steps_at_cancel, int(result.get("steps_start", 0)))
+        return max(0, int(result.get("steps_total", since)) - since)
 
     def reconfigure(self, config: WorkerConfig) -> None:
         """New model or load settings: the next request starts a fresh worker with them."""

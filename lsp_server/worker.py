@@ -500,8 +500,10 @@ def _stepper(steps: Any) -> Callable[[], None]:
 def _prefill(runner: Runner, msg: dict[str, Any], board: CancelBoard, steps: Any) -> dict:
     """Warm the cache with the stable part of a prompt and report what it cost."""
     seq = msg.get("seq", 0)
+    start = steps.value
     stats = runner.prefill(msg, lambda: board.is_cancelled(seq), _stepper(steps))
     return {
+        "steps_start": start,
         "type": "result",
         "seq": seq,
         "stats": asdict(stats),
@@ -515,6 +517,7 @@ def _complete(
 ) -> dict:
     """Run one completion request, streaming text pieces, and build its result message."""
     seq = msg.get("seq", 0)
+    start = steps.value
     outcome = runner.generate(
         msg,
         cancelled=lambda: board.is_cancelled(seq),
@@ -528,5 +531,6 @@ def _complete(
         "stats": asdict(outcome.stats),
         "window": outcome.window,
         "cancelled": outcome.cancelled,
+        "steps_start": start,
         "steps_total": steps.value,
     }

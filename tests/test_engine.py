@@ -153,6 +153,9 @@ def test_cancel_is_precise(loop_engine: Engine) -> None:
     r1, r2 = first.future.result(TIMEOUT), second.future.result(TIMEOUT)
     assert r1["cancelled"] is True and r2["cancelled"] is True
     assert r2["text"] == "" and r2["stats"]["decode_steps"] == 0  # never started decoding
+    # The steps the first job ran while the second waited behind it are not the second's waste.
+    assert loop_engine.wasted_steps(second, r2) == 0
+    assert loop_engine.wasted_steps(first, r1) <= 1
     after = run(loop_engine, prefix="c", suffix="", max_tokens=2)
     assert after["cancelled"] is False and after["text"] == "ok_42 ="
 
