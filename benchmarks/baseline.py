@@ -16,17 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lsp_server.worker import common_prefix
+
 COLD_SAMPLES = 6
 WARM_REPEATS = 3
-
-
-def _common(a: Any, b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def raw_generate(llm: Any, tokens: list[int], samples: int) -> float:
@@ -43,7 +36,7 @@ def raw_generate(llm: Any, tokens: list[int], samples: int) -> float:
 
 def position(llm: Any, tokens: list[int], keep: int) -> None:
     """Make the KV cache hold exactly tokens[:keep] (evaluating what is missing, untimed)."""
-    have = _common(llm.input_ids[: llm.n_tokens], tokens[:keep])
+    have = common_prefix(llm.input_ids[: llm.n_tokens], tokens[:keep])
     llm.n_tokens = have
     if have < keep:
         llm.eval(tokens[have:keep])

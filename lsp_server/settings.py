@@ -6,15 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-FIM_TEMPLATE_CHOICES = (
-    "auto",
-    "seed-coder",
-    "qwen",
-    "starcoder",
-    "codellama",
-    "deepseek",
-    "codestral",
-)
+from .fim import TEMPLATES_BY_NAME
+
+FIM_TEMPLATE_CHOICES = ("auto", *TEMPLATES_BY_NAME)
 
 
 @dataclass(frozen=True)

@@ -307,7 +307,7 @@ class Runner:
         """Bring the KV cache to `prompt`, reusing its longest common prefix; False if cancelled
         (what was evaluated before the cancel stays cached and valid for the next request)."""
         llm = self.llm
-        reuse = min(_common_prefix(llm.input_ids[: llm.n_tokens], prompt), max_reuse)
+        reuse = min(common_prefix(llm.input_ids[: llm.n_tokens], prompt), max_reuse)
         llm.n_tokens = reuse
         stats.reused_tokens = reuse
         todo = prompt[reuse:]
@@ -436,7 +436,7 @@ class _Sampler:
         return int(top[keep][self.rng.choice(len(keep), p=p)])
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """Length of the shared leading run of two token lists."""
     n = 0
     for x, y in zip(a, b):
