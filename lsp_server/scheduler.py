@@ -20,7 +20,7 @@ from .postprocess import Suggestion
 from .settings import Settings
 
 log = logging.getLogger("seed_coder_lsp.scheduler")
-PACE_WINDOW_S = 1.0  # gaps longer than this are pauses, not typing rhythm
+PACE_WINDOW_S = 0.4  # longer gaps are pauses (reading, thinking), not typing rhythm
 ADAPTIVE_DEBOUNCE_MAX_S = 0.25
 
 
@@ -198,7 +198,7 @@ class Scheduler:
             self.counters.wasted_steps += engine.wasted_steps(job, done.result())
 
     def _note_pace(self, state: DocState) -> None:
-        """Track the typing rhythm: a moving average of the gaps between requests under 1 s."""
+        """Track the typing rhythm: a moving average of the short gaps between requests."""
         now = self.clock()
         if state.last_request is not None and now - state.last_request < PACE_WINDOW_S:
             gap = now - state.last_request
