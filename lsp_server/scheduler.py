@@ -85,7 +85,7 @@ class DocState:
     ticket: int = 0
     flight: Flight | None = None
     hint: tuple[int, int] | None = None
-    prefill_key: tuple[str, str] | None = None  # (prefix up to the cursor's line, suffix)
+    prefill_key: tuple[int, str, str] | None = None  # (worker, text before the line, suffix)
     prefill_job: Any = None
     last_request: float | None = None  # monotonic seconds
     pace: float | None = None  # typical gap between keystrokes, seconds
@@ -220,7 +220,8 @@ class Scheduler:
         """Warm the KV cache with everything but the cursor's line as soon as a key arrives, so
         the completion after the debounce (or a pause) only evaluates that line. Typing on the
         same line keeps the same key: no new prefill, and the running one is never cancelled."""
-        key = (prefix[: prefix.rfind("\n") + 1], suffix)
+        # A new worker (model reload, crash restart) starts with an empty cache: prefill again.
+        key = (getattr(engine, "starts", 0), prefix[: prefix.rfind("\n") + 1], suffix)
         if key == state.prefill_key:
             return
         if state.prefill_job is not None and not state.prefill_job.done:

@@ -260,3 +260,18 @@ async def test_cache_hit_stops_an_outdated_generation() -> None:
     hit = await sched.complete("u", PREFIX + "ok", SUFFIX)  # typed through the shown suggestion
     assert hit.source == "cache" and engine.jobs[1].cancelled
     assert (await stale).suggestion is None
+
+
+async def test_a_new_worker_is_prefilled_again() -> None:
+    sched, engine = make()
+    engine.starts = 1  # type: ignore[attr-defined]
+    first = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].finish("")
+    await first
+    engine.starts = 2  # type: ignore[attr-defined]  # the model was reloaded or the worker crashed
+    second = asyncio.ensure_future(sched.complete("u", PREFIX + "x", SUFFIX))
+    await until(lambda: len(engine.jobs) == 2)
+    engine.jobs[1].finish("")
+    await second
+    assert len(engine.prefills) == 2
