@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from functools import lru_cache
 
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
 _EOL = re.compile(r"\r\n|\n|\r")
 
 
-def line_starts(text: str) -> list[int]:
-    """Offset of the first character of every line."""
-    return [0] + [m.end() for m in _EOL.finditer(text)]
+@lru_cache(maxsize=8)
+def line_starts(text: str) -> tuple[int, ...]:
+    """Offset of the first character of every line (cached: one scan per document version)."""
+    return (0, *(m.end() for m in _EOL.finditer(text)))
 
 
-def _line_body(text: str, starts: list[int], line: int) -> str:
+def _line_body(text: str, starts: tuple[int, ...], line: int) -> str:
     """A line's text without its ending."""
     end = starts[line + 1] if line + 1 < len(starts) else len(text)
     return text[starts[line] : end].rstrip("\r\n")

@@ -8,8 +8,8 @@ TEXT = "ab😀c\r\nxy\rz"  # CRLF, lone CR, an emoji outside the BMP, no final n
 
 
 def test_line_starts_split_only_at_lsp_line_endings() -> None:
-    assert line_starts(TEXT) == [0, 6, 9]
-    assert line_starts("a\x0cb\u2028c") == [0]  # form feed and U+2028 are not LSP line breaks
+    assert line_starts(TEXT) == (0, 6, 9)
+    assert line_starts("a\x0cb\u2028c") == (0,)  # form feed and U+2028 are not LSP line breaks
 
 
 @pytest.mark.parametrize(
