@@ -42,7 +42,6 @@ class Job:
     )
     partial: str = ""
     steps_at_cancel: int | None = None
-    listeners: list[Callable[[str], None]] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -272,8 +271,6 @@ class Engine:
             return
         if kind == "partial":
             job.partial += msg["text"]
-            for listener in list(job.listeners):
-                listener(msg["text"])
             return
         self._jobs.pop(job.seq, None)
         if kind == "error":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -124,11 +125,33 @@ def assemble(
     return head + [fim.prefix, *prefix, fim.suffix, *suffix] + tail
 
 
+@lru_cache(maxsize=8)
+def _by_opening(markers: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Markers grouped by their first two characters: a vocabulary may have thousands of
+    special tokens, but code contains only a few of their openings ("<[", "<|", ...)."""
+    groups: dict[str, list[str]] = {}
+    for marker in markers:
+        if len(marker) >= 2:
+            groups.setdefault(marker[:2], []).append(marker)
+    return {opening: tuple(group) for opening, group in groups.items()}
+
+
+def markers_in(text: str, markers: tuple[str, ...]) -> list[str]:
+    """The markers that occur in text, scanning once per distinct opening, not per marker."""
+    return [
+        marker
+        for opening, group in _by_opening(markers).items()
+        if opening in text
+        for marker in group
+        if marker in text
+    ]
+
+
 def split_markers(text: str, markers: Sequence[str]) -> list[str]:
     """Cut text so no piece contains a whole marker: tokenizers match some marks even when
     special parsing is off (user-defined tokens), and document text must never become a mark."""
-    pieces = [text]
-    for marker in markers:
+    pieces = [text] if text else []
+    for marker in markers_in(text, tuple(markers)):
         if len(marker) < 2:
             continue
         half = len(marker) // 2

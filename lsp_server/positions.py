@@ -59,4 +59,3 @@ def position_at(text: str, offset: int, encoding: str = UTF16) -> tuple[int, int
     starts = line_starts(text)
     line = max(0, bisect_right(starts, offset) - 1)
     return line, units(text[starts[line] : offset], encoding)
-

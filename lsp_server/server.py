@@ -47,6 +47,7 @@ class SeedCoderServer(LanguageServer):
         self.status: dict[str, Any] = {"state": "loading", "message": "starting"}
         self.inline_client = True
         self.load_generation = 0
+        self.pending_warnings: list[str] = []  # from initializationOptions, shown once initialized
 
     # -- messages ----------------------------------------------------------------------------
     def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
@@ -259,19 +260,18 @@ server = SeedCoderServer()
 @server.feature(types.INITIALIZE)
 def on_initialize(ls: SeedCoderServer, params: types.InitializeParams) -> None:
     """Settings from initializationOptions; note whether the client shows inline completions."""
-    ls.loop = asyncio.get_running_loop() if _has_loop() else None
     text_doc = params.capabilities.text_document
     ls.inline_client = bool(text_doc and text_doc.inline_completion is not None)
     settings, warnings = parse_settings(params.initialization_options, ls.base_settings)
     ls.settings = ls.init_settings = settings
-    ls.pending_warnings = warnings  # type: ignore[attr-defined]
+    ls.pending_warnings = warnings
 
 
 @server.feature(types.INITIALIZED)
 async def on_initialized(ls: SeedCoderServer, _params: types.InitializedParams) -> None:
     """Answered at once; the model loads in the background."""
     ls.loop = asyncio.get_running_loop()
-    for warning in getattr(ls, "pending_warnings", []):
+    for warning in ls.pending_warnings:
         ls.tell_once(warning)
     if not ls.settings.enable:
         ls.set_status("disabled", "completions disabled (seedCoder.enable)")
@@ -379,14 +379,6 @@ def on_stats(ls: SeedCoderServer, _params: Any) -> dict[str, Any]:
 def on_shutdown(ls: SeedCoderServer, _params: Any) -> None:
     """Stop the worker before answering, so nothing outlives the editor."""
     ls.shutdown_engine()
-
-
-def _has_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-        return True
-    except RuntimeError:
-        return False
 
 
 def serve(settings: Settings = DEFAULTS) -> int:

@@ -14,7 +14,7 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .context import Budget, choose_window
@@ -64,7 +64,6 @@ class Outcome:
     stats: Stats
     window: tuple[int, int] = (0, 0)
     cancelled: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 CANCEL_SLOTS = 64
@@ -235,7 +234,7 @@ class Runner:
             self.tok_cache.move_to_end(text)
             return cached
         ids: list[int] = []
-        for piece in split_markers(text, self.markers) if "<" in text or "[" in text else [text]:
+        for piece in split_markers(text, self.markers):
             ids.extend(self.llm.tokenize(piece.encode("utf-8"), add_bos=False, special=False))
         self.tok_cache[text] = ids
         if len(self.tok_cache) > 64:
@@ -348,9 +347,7 @@ class Runner:
         """Evaluate the prompt (reusing the cache) and generate until a stop, checking cancel."""
         t0 = time.perf_counter()
         stats = Stats()
-        prompt, window = (
-            (list(req["tokens"]), (0, 0)) if req.get("tokens") else self.prompt_for(req)
-        )
+        prompt, window = self.prompt_for(req)
         stats.prompt_tokens = len(prompt)
         llm = self.llm
         n_ctx = llm.n_ctx()
@@ -399,7 +396,7 @@ class Runner:
     ) -> Outcome:
         """Stamp times and the stop reason."""
         now = time.perf_counter()
-        stats.generate_ms = (now - t1) * 1000 if t1 > t0 or reason != "cancelled" else 0.0
+        stats.generate_ms = (now - t1) * 1000 if t1 > t0 else 0.0  # t1 == t0: never generated
         stats.total_ms = (now - t0) * 1000
         stats.stop_reason = reason
         return Outcome(text=text, stats=stats, window=window, cancelled=reason == "cancelled")
@@ -473,14 +470,6 @@ def worker_main(conn: Any, board: CancelBoard, steps: Any, config: WorkerConfig)
                 conn.send(_complete(runner, conn, msg, board, steps))
             elif op == "prefill":
                 conn.send(_prefill(runner, msg, board, steps))
-            elif op == "tokenize":
-                conn.send({"type": "result", "seq": seq, "tokens": runner.tokenize(msg["text"])})
-            elif op == "prompt":
-                tokens, window = runner.prompt_for(msg)
-                conn.send({"type": "result", "seq": seq, "tokens": tokens, "window": window})
-            elif op == "detokenize":
-                text = runner.llm.detokenize(msg["tokens"], special=True).decode("utf-8", "replace")
-                conn.send({"type": "result", "seq": seq, "text": text})
             else:
                 conn.send({"type": "error", "seq": seq, "message": f"unknown op {op!r}"})
         except Exception as exc:  # noqa: BLE001 - a bad request must not end the worker

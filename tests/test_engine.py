@@ -223,13 +223,15 @@ def test_load_errors(make_engine: EngineFactory, tmp_path: Path, kind: str) -> N
     assert engine.crashes == 0
 
 
-def test_prompt_larger_than_context(make_engine: EngineFactory, tiny_model: Path) -> None:
+def test_bad_requests_are_answered_and_the_engine_keeps_serving(
+    make_engine: EngineFactory, tiny_model: Path
+) -> None:
     engine = make_engine(tiny_model)
     engine.wait_ready(TIMEOUT)
-    job = engine.submit(tokens=[6 + ord("a")] * 600, max_tokens=8)
-    with pytest.raises(
-        EngineError, match=re.escape("prompt of 600 tokens does not fit the context 512")
-    ):
+    with pytest.raises(EngineError, match=re.escape("unknown op 'nonsense'")):
+        engine.submit("nonsense").future.result(TIMEOUT)
+    job = engine.submit(prefix="a", suffix="", max_tokens="lots")
+    with pytest.raises(EngineError, match="invalid literal for int"):
         job.future.result(TIMEOUT)
     assert engine.alive and engine.crashes == 0
     ok = run(engine, prefix="def f():\n    ", suffix="\n")

@@ -265,3 +265,11 @@ def test_split_markers() -> None:
         assert not any(m in piece for m in fim.ALL_MARKER_TEXTS)
     assert split_markers("plain", fim.ALL_MARKER_TEXTS) == ["plain"]
     assert split_markers("", fim.ALL_MARKER_TEXTS) == []
+
+
+def test_markers_in_finds_only_present_marks_among_thousands() -> None:
+    many = tuple(f"<[PLHD{i}]>" for i in range(1000)) + fim.ALL_MARKER_TEXTS
+    text = "if a < b and c[1] > 2: <[PLHD7]> and <|fim_prefix|>\n"
+    assert sorted(fim.markers_in(text, many)) == ["<[PLHD7]>", "<|fim_prefix|>"]
+    assert fim.markers_in("x = [1, 2] < 3", many) == []
+    assert not any("<[PLHD7]>" in piece for piece in split_markers(text, many))
