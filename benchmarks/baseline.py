@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lsp_server.worker import common_prefix
+from lsp_server.kv_reuse import common_prefix
 
 COLD_SAMPLES = 6
 WARM_REPEATS = 3
@@ -45,8 +45,8 @@ def position(llm: Any, tokens: list[int], keep: int) -> None:
 def run(model: Path, bench: Any, ready: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     """Fill row.baseline for every request that ran the model; return a summary."""
     from lsp_server.completion import payload, worker_config
+    from lsp_server.runner import Runner
     from lsp_server.settings import parse_settings
-    from lsp_server.worker import Runner
 
     s, _ = parse_settings(settings)
     config = worker_config(s, str(model))

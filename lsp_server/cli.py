@@ -21,6 +21,7 @@ FLAGS: dict[str, tuple[str, type]] = {
     "--max-tokens": ("maxTokens", int),
     "--max-time-ms": ("maxTimeMs", int),
     "--debounce-ms": ("debounceMs", int),
+    "--latency-target-ms": ("latencyTargetMs", int),
     "--temperature": ("temperature", float),
     "--fim-template": ("fimTemplate", str),
     "--threads": ("threads", int),
@@ -175,8 +176,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             "n_vocab",
             "load_ms",
             "safe_cpu",
+            "can_shift",
         ):
             print(f"{key}: {info.get(key)}")
+        print(
+            f"measured speed: {info.get('prompt_tps')} prompt tokens/s, "
+            f"{info.get('gen_tps')} generated tokens/s"
+        )
+        print(_cold_window_line(info, settings))
         prefix, suffix = "def fibonacci(n):\n    ", "\n\nprint(fibonacci(10))\n"
         t0 = time.perf_counter()
         result = engine.submit(**payload(prefix, suffix, settings)).future.result()
@@ -189,6 +196,21 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     return 0
+
+
+def _cold_window_line(info: dict[str, Any], settings: Settings) -> str:
+    """What the latency target means on this machine: the window of a newly opened file."""
+    from .runner import cold_tokens
+
+    full = settings.contextLength - settings.maxTokens - 8
+    target = settings.latencyTargetMs
+    if target <= 0 or "prompt_tps" not in info:
+        return f"cold-start window: {full} tokens (latencyTargetMs off)"
+    cold = min(full, cold_tokens(info, target))
+    return (
+        f"cold-start window: {cold} of {full} prompt tokens, to answer a newly opened file within "
+        f"latencyTargetMs {target} ms (the full window is evaluated in the background)"
+    )
 
 
 def cmd_download(args: argparse.Namespace) -> int:

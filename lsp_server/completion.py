@@ -9,8 +9,8 @@ from .fim import ALL_MARKER_TEXTS
 from .model_check import check_model_file
 from .postprocess import Suggestion, postprocess
 from .registry import ResolvedModel, resolve_model
+from .runner import WorkerConfig
 from .settings import Settings
-from .worker import WorkerConfig
 
 
 def locate_model(settings: Settings) -> ResolvedModel:
@@ -43,6 +43,7 @@ def payload(
         "max_time_ms": settings.maxTimeMs,
         "temperature": settings.temperature,
         "hint": list(hint) if hint else None,
+        "latency_target_ms": settings.latencyTargetMs,
     }
 
 

@@ -50,6 +50,7 @@ def _split_lines(text: str) -> list[str]:
     return lines
 
 
+SLACK = 0.125  # share of the prefix budget a newly chosen window leaves free for typing
 MAX_CHARS_PER_TOKEN = 12  # no tokenizer packs more on average: skip tokenizing longer text
 
 
@@ -89,11 +90,13 @@ class _Counter:
 def _prefix_start(
     lines: list[str], budget: int, step: int, count: _Counter, hint: int | None
 ) -> int:
-    """First prefix line: keep the hint while it fits and fills half the budget, else search."""
+    """First prefix line: keep the hint while it fits and fills half the budget, else search
+    for the longest window that leaves SLACK of the budget free, so typing does not move it
+    again soon (each move costs a KV shift)."""
     last = len(lines) - 1
 
-    def fits(start: int) -> bool:
-        return len(count("".join(lines[start:]))) <= budget
+    def fits(start: int, limit: int = budget) -> bool:
+        return len(count("".join(lines[start:]))) <= limit
 
     if hint is not None and hint % step == 0 and hint <= last and fits(hint):
         filled = len(count("".join(lines[hint:])))
@@ -102,7 +105,8 @@ def _prefix_start(
     tail_chars = _tail_lengths(lines)
     starts = [s for s in range(0, last + 1, step) if tail_chars[s] <= budget * MAX_CHARS_PER_TOKEN]
     # Descending starts: smaller windows fit; we want the smallest start that fits.
-    found = _largest_fitting(starts[::-1], fits)
+    roomy = budget - int(budget * SLACK)
+    found = _largest_fitting(starts[::-1], lambda s: fits(s, roomy))
     return found if found is not None else last
 
 

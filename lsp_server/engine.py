@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .worker import CancelBoard, WorkerConfig, worker_main
+from .runner import WorkerConfig
+from .worker import CancelBoard, worker_main
 
 log = logging.getLogger("seed_coder_lsp.engine")
 NATIVE_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}

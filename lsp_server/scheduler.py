@@ -1,6 +1,13 @@
-"""The keystroke path: per-document supersession, debounce, typed-through cache, attach, cancel.
+"""The keystroke path, paced by the engine: single flight per document, newest request wins.
 
-Pure asyncio over plain strings; the engine is anything with `submit(**payload) -> Job` and
+While the engine is idle a keystroke starts work at once. While a generation runs, the newest
+request waits for it if its result can still be shown (the user typed what it is producing, or
+nothing yet) and is otherwise stopped within a decode step; older requests are answered empty at
+once. Every generation's result lands in the suggestion cache, so a result for an older keystroke
+that is still consistent with what was typed since is shown, trimmed, not dropped. Shown
+suggestions get a speculative generation for the state after accepting them.
+
+Pure asyncio over plain strings; the engine is anything with `submit(op, **payload) -> Job` and
 `cancel(job)` (the real worker supervisor, or a double in scheduling tests).
 """
 
@@ -9,15 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Protocol
 
 from .completion import finish, payload
 from .postprocess import Suggestion
 from .settings import Settings
+from .suggestion_cache import SuggestionCache
 
 log = logging.getLogger("seed_coder_lsp.scheduler")
 PACE_WINDOW_S = 0.4  # longer gaps are pauses (reading, thinking), not typing rhythm
@@ -46,24 +52,17 @@ class Counters:
 
     requests: int = 0
     generations: int = 0
+    speculations: int = 0
     cache_hits: int = 0
     prefills: int = 0
+    grows: int = 0
     attached: int = 0
     superseded: int = 0
+    stopped: int = 0  # generations stopped because their result could no longer be shown
     cancelled: int = 0
     not_ready: int = 0
     wasted_steps: int = 0
     errors: int = 0
-
-
-@dataclass
-class Shown:
-    """A suggestion given for (prefix, suffix): typing its start keeps the rest valid."""
-
-    prefix: str
-    suffix: str
-    text: str
-    replace_chars: int
 
 
 @dataclass
@@ -73,9 +72,12 @@ class Flight:
     prefix: str
     suffix: str
     job: Any
-    owner: int  # ticket of the request that currently wants its result
-    task: asyncio.Future[dict[str, Any]] | None = None
-    cancelled: bool = False  # stopping: never attach a new request to it
+    speculative: bool = False
+    owner: int | None = None  # ticket of the request that waits for it
+    cancelled: bool = False  # stopping: never wait for it
+    landed: asyncio.Future[None] | None = None  # set once its result is in the cache
+    stats: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
 
 
 @dataclass
@@ -84,9 +86,12 @@ class DocState:
 
     ticket: int = 0
     flight: Flight | None = None
+    wake: asyncio.Future[None] | None = None  # resolved when a newer request arrives
     hint: tuple[int, int] | None = None
     prefill_key: tuple[int, str, str] | None = None  # (worker, text before the line, suffix)
     prefill_job: Any = None
+    grow_job: Any = None
+    grow_wanted: bool = False  # the last window was shrunk for a cold start
     last_request: float | None = None  # monotonic seconds
     pace: float | None = None  # typical gap between keystrokes, seconds
 
@@ -96,12 +101,19 @@ class Answer:
     """A request's answer plus how it was produced."""
 
     suggestion: Suggestion | None
-    source: str  # "model", "cache", "attached", "superseded", "not-ready", "disabled", "empty"
+    source: str  # "model", "cache", "attached", "superseded", "not-ready", "empty", "error"
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+def consistent(partial: str, typed: str) -> bool:
+    """Typed text that a generation which has produced `partial` so far can still complete."""
+    if not typed:
+        return True
+    return bool(partial) and (partial.startswith(typed) or typed.startswith(partial))
+
+
 class Scheduler:
-    """Decides, for each inline request, whether to answer from cache, attach, or generate."""
+    """Decides, for each inline request, whether to answer from cache, wait, or generate."""
 
     def __init__(
         self,
@@ -109,44 +121,41 @@ class Scheduler:
         settings: Callable[[], Settings],
         on_stats: Callable[[dict[str, Any]], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        text_of: Callable[[str], str | None] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.settings = settings
         self.on_stats = on_stats or (lambda stats: None)
+        self.text_of = text_of or (lambda uri: None)
         self.docs: dict[str, DocState] = {}
-        self.shown: OrderedDict[tuple[str, str], Shown] = OrderedDict()
+        self.cache = SuggestionCache()
         self.counters = Counters()
+        self.cost: float | None = None  # seconds a generation takes, moving average
 
-    # -- cache -------------------------------------------------------------------------------
-    def from_cache(self, prefix: str, suffix: str) -> Suggestion | None:
-        """Rest of a suggestion the user is typing through (newest matching entry first)."""
-        for entry in reversed(self.shown.values()):
-            if entry.suffix != suffix or not prefix.startswith(entry.prefix):
-                continue
-            typed = prefix[len(entry.prefix) :]
-            if entry.text.startswith(typed) and len(entry.text) > len(typed):
-                return Suggestion(entry.text[len(typed) :], entry.replace_chars)
-        return None
-
-    def remember(self, prefix: str, suffix: str, suggestion: Suggestion) -> None:
-        """Keep a shown suggestion so typing through it costs no model call."""
-        key = (prefix[-256:], suffix[:256])
-        self.shown.pop(key, None)
-        self.shown[key] = Shown(prefix, suffix, suggestion.text, suggestion.replace_chars)
-        while len(self.shown) > 64:
-            self.shown.popitem(last=False)
-
+    # -- document events ---------------------------------------------------------------------
     def forget(self, uri: str) -> None:
-        """A closed document: drop its state and stop its generation."""
+        """A closed document: drop its state and stop its work."""
         state = self.docs.pop(uri, None)
         engine = self.engine()
         if state is None or engine is None:
             return
+        self._wake(state)
         if state.flight is not None:
             self._stop(engine, state.flight)
-        if state.prefill_job is not None:
-            engine.cancel(state.prefill_job)
+        for job in (state.prefill_job, state.grow_job):
+            if job is not None:
+                engine.cancel(job)
+
+    def on_change(self, uri: str, text: str) -> None:
+        """An edit: stop the document's generation at once if its result can no longer be
+        shown (clients that ask only after a pause would otherwise let it run)."""
+        state, engine = self.docs.get(uri), self.engine()
+        flight = state.flight if state else None
+        if flight is None or engine is None or flight.cancelled or flight.speculative:
+            return
+        if not self._showable_in(flight, text):
+            self._stop(engine, flight)
 
     # -- the request path --------------------------------------------------------------------
     async def complete(
@@ -156,70 +165,231 @@ class Scheduler:
         self.counters.requests += 1
         state = self.docs.setdefault(uri, DocState())
         state.ticket += 1
-        self._note_pace(state)
         ticket = state.ticket
+        self._wake(state)
+        state.wake = asyncio.get_running_loop().create_future()
+        self._note_pace(state)
+        try:
+            answer = await self._answer(uri, state, ticket, prefix, suffix, invoked)
+        except asyncio.CancelledError:
+            self._on_cancel(uri, state, ticket, prefix + suffix)
+            raise
+        if answer.suggestion is not None:
+            self._after_shown(state, prefix, suffix, answer.suggestion)
+        return answer
+
+    async def _answer(
+        self, uri: str, state: DocState, ticket: int, prefix: str, suffix: str, invoked: bool
+    ) -> Answer:
+        """Cache, then a running generation that can still be shown, then a new one."""
         engine = self.engine()
-        flight = state.flight
-        running = flight is not None and not flight.job.done and not flight.cancelled
-        cached = self.from_cache(prefix, suffix)
-        if cached is not None:
-            self.counters.cache_hits += 1
-            if running and engine is not None and flight is not None:
-                self._stop(engine, flight)  # its result is for text the user has typed past
-            return Answer(cached, "cache")
-        if engine is None or not (engine.ready or engine.restartable):
-            self.counters.not_ready += 1
-            return Answer(None, "not-ready")
-        if running and flight is not None:
-            if self._can_attach(flight, prefix, suffix):
-                flight.owner = ticket
-                self.counters.attached += 1
-                return await self._await_flight(
-                    uri, state, flight, ticket, prefix, suffix, "attached"
-                )
-            self._stop(engine, flight)
-        settings = self.settings()
-        self._prefill(engine, state, prefix, suffix, settings)
-        delay = 0.0 if invoked else self.debounce(state, settings)
-        if delay > 0:
-            await asyncio.sleep(delay)
+        waited: Flight | None = None
+        delayed = False
+        while True:
+            cached = self.cache.get(prefix, suffix)
+            if cached is not None:
+                if waited is not None:
+                    return Answer(cached, "attached", waited.stats)
+                self.counters.cache_hits += 1
+                self._drop_unshowable(engine, state, prefix, suffix)
+                return Answer(cached, "cache")
+            if engine is None or not (engine.ready or engine.restartable):
+                self.counters.not_ready += 1
+                return Answer(None, "not-ready")
+            current = self.text_of(uri)
+            if current is not None and current != prefix + suffix:
+                return self._superseded()  # the document changed: this state is gone
+            flight = state.flight
+            if flight is not None and not flight.cancelled:
+                if self._showable(flight, prefix, suffix):
+                    flight.owner = ticket
+                    if waited is None:
+                        self.counters.attached += 1
+                    waited = flight
+                    if not await self._wait(state, ticket, flight.landed):
+                        return self._superseded()
+                    if flight.error:
+                        return Answer(None, "error", {"error": flight.error})
+                    continue
+                self._stop(engine, flight)
+            settings = self.settings()
+            self._cancel_grow(engine, state)
+            self._prefill(engine, state, prefix, suffix, settings)
+            delay = 0.0 if invoked or delayed else self.debounce(state, settings)
+            if delay > 0:
+                delayed = True
+                if not await self._wait(state, ticket, asyncio.sleep(delay)):
+                    return self._superseded()
+                continue
+            job = engine.submit(**payload(prefix, suffix, settings, state.hint))
+            self.counters.generations += 1
+            flight = self._launch(state, prefix, suffix, job, owner=ticket)
+            if not await self._wait(state, ticket, flight.landed):
+                return self._superseded()
+            if flight.error:
+                return Answer(None, "error", {"error": flight.error})
+            cached = self.cache.get(prefix, suffix)
+            return Answer(cached, "model" if cached else "empty", flight.stats)
+
+    def _superseded(self) -> Answer:
+        self.counters.superseded += 1
+        return Answer(None, "superseded")
+
+    async def _wait(self, state: DocState, ticket: int, what: Awaitable[Any] | None) -> bool:
+        """Wait for `what` unless a newer request arrives first; False if one did."""
+        wake = state.wake
+        task = asyncio.ensure_future(what) if what is not None else None
+        waiters = [asyncio.shield(task)] if task is not None else []
+        if wake is not None and not wake.done():
+            waiters.append(wake)
+        if waiters:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         if state.ticket != ticket:
-            self.counters.superseded += 1
-            return Answer(None, "superseded")
-        job = engine.submit(**payload(prefix, suffix, settings, state.hint))
-        self.counters.generations += 1
-        flight = Flight(prefix, suffix, job, ticket)
-        state.flight = flight
-        return await self._await_flight(uri, state, flight, ticket, prefix, suffix, "model")
-
-    def _count_waste(self, engine: EngineLike, job: Any, done: asyncio.Future[Any]) -> None:
-        """Steps a cancelled job ran after its cancel, once its (unawaited) result arrives."""
-        if not done.cancelled() and done.exception() is None:
-            self.counters.wasted_steps += engine.wasted_steps(job, done.result())
-
-    def _note_pace(self, state: DocState) -> None:
-        """Track the typing rhythm: a moving average of the short gaps between requests."""
-        now = self.clock()
-        if state.last_request is not None and now - state.last_request < PACE_WINDOW_S:
-            gap = now - state.last_request
-            state.pace = gap if state.pace is None else 0.7 * state.pace + 0.3 * gap
-        state.last_request = now
+            return False
+        if task is not None and not task.done():  # pragma: no cover - woken for this ticket
+            await asyncio.shield(task)
+        return True
 
     @staticmethod
-    def debounce(state: DocState, settings: Settings) -> float:
-        """Seconds to wait: debounceMs, stretched to 1.5x the typing pace (at most 250 ms) so a
-        fast typist's next key arrives before a generation starts (Tabby-style, adaptive)."""
-        delay = settings.debounceMs / 1000
-        if settings.adaptiveDebounce and state.pace is not None:
-            delay = max(delay, min(state.pace * 1.5, ADAPTIVE_DEBOUNCE_MAX_S))
-        return delay
+    def _wake(state: DocState) -> None:
+        """A newer request: the one waiting until now answers superseded at once."""
+        if state.wake is not None and not state.wake.done():
+            state.wake.set_result(None)
+
+    def _on_cancel(self, uri: str, state: DocState, ticket: int, asked: str) -> None:
+        """$/cancelRequest: the generation stops unless the user typed on since the request,
+        consistently with it: then the next keystroke's request will want it."""
+        flight, engine = state.flight, self.engine()
+        if flight is None or flight.owner != ticket or engine is None:
+            return
+        flight.owner = None
+        text = self.text_of(uri)
+        if text is None or text == asked or not self._showable_in(flight, text):
+            self._stop(engine, flight)
+            self.counters.cancelled += 1
+
+    # -- flights -----------------------------------------------------------------------------
+    def _launch(
+        self,
+        state: DocState,
+        prefix: str,
+        suffix: str,
+        job: Any,
+        *,
+        owner: int | None,
+        speculative: bool = False,
+    ) -> Flight:
+        """Track a submitted generation; its result goes to the cache when it lands."""
+        loop = asyncio.get_running_loop()
+        flight = Flight(prefix, suffix, job, speculative, owner, landed=loop.create_future())
+        state.flight = flight
+        asyncio.wrap_future(job.future).add_done_callback(
+            lambda done: self._land(state, flight, done)
+        )
+        return flight
+
+    def _land(self, state: DocState, flight: Flight, done: asyncio.Future[Any]) -> None:
+        """Post-process a finished generation into the cache (whoever still wants it)."""
+        if state.flight is flight:
+            state.flight = None
+        try:
+            result = done.result()
+        except BaseException as exc:  # noqa: BLE001 - engine errors become empty answers
+            flight.error = str(exc) or type(exc).__name__
+            if not flight.cancelled:
+                self.counters.errors += 1
+                log.warning("completion failed: %s", flight.error)
+            result = None
+        if result is not None:
+            self._take(state, flight, result)
+        assert flight.landed is not None
+        if not flight.landed.done():
+            flight.landed.set_result(None)
+
+    def _take(self, state: DocState, flight: Flight, result: dict[str, Any]) -> None:
+        engine = self.engine()
+        if engine is not None:
+            self.counters.wasted_steps += engine.wasted_steps(flight.job, result)
+        out = finish(flight.prefix, flight.suffix, result)
+        flight.stats = out.stats
+        if out.window:
+            state.hint = out.window
+        if out.cancelled:
+            return
+        total = float(out.stats.get("total_ms", 0.0)) / 1000
+        self.cost = total if self.cost is None else 0.7 * self.cost + 0.3 * total
+        state.grow_wanted = bool(out.stats.get("capped"))
+        source = "speculative" if flight.speculative else "model"
+        self.on_stats({**out.stats, "source": source})
+        if out.suggestion is not None:
+            self.cache.put(flight.prefix, flight.suffix, out.suggestion)
+
+    def _showable(self, flight: Flight, prefix: str, suffix: str) -> bool:
+        """Whether the flight's result can still serve this state."""
+        if flight.suffix != suffix or not prefix.startswith(flight.prefix):
+            return False
+        return consistent(flight.job.partial, prefix[len(flight.prefix) :])
+
+    def _showable_in(self, flight: Flight, text: str) -> bool:
+        """The same, for a document text whose cursor is not known (an edit, a cancel)."""
+        end = len(text) - len(flight.suffix)
+        if end < len(flight.prefix) or not text.startswith(flight.prefix):
+            return False
+        if not text.endswith(flight.suffix):
+            return False
+        return consistent(flight.job.partial, text[len(flight.prefix) : end])
+
+    def _drop_unshowable(
+        self, engine: EngineLike | None, state: DocState, prefix: str, suffix: str
+    ) -> None:
+        """A cache hit: a generation for text the user has typed past is of no use any more."""
+        flight = state.flight
+        if engine is None or flight is None or flight.cancelled or flight.speculative:
+            return
+        if not self._showable(flight, prefix, suffix):
+            self._stop(engine, flight)
+
+    def _stop(self, engine: EngineLike, flight: Flight) -> None:
+        """Cancel a generation; it lands (cancelled) within a decode step."""
+        if flight.cancelled:
+            return
+        flight.cancelled = True
+        if not flight.job.done:
+            self.counters.stopped += 1
+        engine.cancel(flight.job)
+
+    # -- background work ---------------------------------------------------------------------
+    def _after_shown(self, state: DocState, prefix: str, suffix: str, shown: Suggestion) -> None:
+        """The engine is idle once a suggestion is shown: prepare the state after accepting it,
+        then grow a window that was shrunk for a cold start."""
+        engine, settings = self.engine(), self.settings()
+        if engine is None or state.flight is not None:
+            return
+        if settings.speculative:
+            accepted = prefix + shown.text
+            after = suffix[shown.replace_chars :]
+            if self.cache.get(accepted, after) is None:
+                job = engine.submit(**payload(accepted, after, settings, state.hint))
+                self.counters.speculations += 1
+                self._launch(state, accepted, after, job, owner=None, speculative=True)
+        if state.grow_wanted and (state.grow_job is None or state.grow_job.done):
+            state.grow_job = engine.submit(
+                "prefill", uncapped=True, **payload(prefix, suffix, settings, None)
+            )
+            self.counters.grows += 1
+
+    def _cancel_grow(self, engine: EngineLike, state: DocState) -> None:
+        """A keystroke needs the engine now: the background grow gives way (and resumes later)."""
+        if state.grow_job is not None and not state.grow_job.done:
+            engine.cancel(state.grow_job)
+        state.grow_job = None
 
     def _prefill(
         self, engine: EngineLike, state: DocState, prefix: str, suffix: str, settings: Settings
     ) -> None:
         """Warm the KV cache with everything but the cursor's line as soon as a key arrives, so
-        the completion after the debounce (or a pause) only evaluates that line. Typing on the
-        same line keeps the same key: no new prefill, and the running one is never cancelled."""
+        the completion only evaluates that line. Typing on the same line keeps the same key: no
+        new prefill, and the running one is never cancelled (its work survives aborts)."""
         # A new worker (model reload, crash restart) starts with an empty cache: prefill again.
         key = (getattr(engine, "starts", 0), prefix[: prefix.rfind("\n") + 1], suffix)
         if key == state.prefill_key:
@@ -232,63 +402,22 @@ class Scheduler:
         )
         self.counters.prefills += 1
 
-    @staticmethod
-    def _stop(engine: EngineLike, flight: Flight) -> None:
-        """Cancel a generation and remember that it is on its way out."""
-        flight.cancelled = True
-        engine.cancel(flight.job)
+    # -- pacing ------------------------------------------------------------------------------
+    def _note_pace(self, state: DocState) -> None:
+        """Track the typing rhythm: a moving average of the short gaps between requests."""
+        now = self.clock()
+        if state.last_request is not None and now - state.last_request < PACE_WINDOW_S:
+            gap = now - state.last_request
+            state.pace = gap if state.pace is None else 0.7 * state.pace + 0.3 * gap
+        state.last_request = now
 
-    def _can_attach(self, flight: Flight, prefix: str, suffix: str) -> bool:
-        """The user typed exactly what the running generation is producing (so far)."""
-        if flight.cancelled or flight.suffix != suffix or not prefix.startswith(flight.prefix):
-            return False
-        typed = prefix[len(flight.prefix) :]
-        produced = flight.job.partial
-        return produced.startswith(typed) if len(produced) >= len(typed) else False
-
-    async def _await_flight(
-        self,
-        uri: str,
-        state: DocState,
-        flight: Flight,
-        ticket: int,
-        prefix: str,
-        suffix: str,
-        source: str,
-    ) -> Answer:
-        """Wait for the generation; hand the result over only if this request still owns it."""
-        engine = self.engine()
-        if flight.task is None:
-            flight.task = asyncio.wrap_future(flight.job.future)
-        try:
-            result = await asyncio.shield(flight.task)
-        except asyncio.CancelledError:
-            # $/cancelRequest (or shutdown): stop the generation unless a newer request took it.
-            if flight.owner == ticket and engine is not None:
-                self._stop(engine, flight)
-                self.counters.cancelled += 1
-                # Nobody awaits the result any more: count its wasted steps when it lands.
-                flight.task.add_done_callback(partial(self._count_waste, engine, flight.job))
-            raise
-        except Exception as exc:  # noqa: BLE001 - engine errors become empty answers
-            self.counters.errors += 1
-            log.warning("completion failed: %s", exc)
-            return Answer(None, "error", {"error": str(exc)})
-        if engine is not None:
-            self.counters.wasted_steps += engine.wasted_steps(flight.job, result)
-        if flight.owner != ticket or state.ticket != ticket:
-            self.counters.superseded += 1
-            return Answer(None, "superseded", result.get("stats", {}))
-        if state.flight is flight:
-            state.flight = None
-        out = finish(flight.prefix, flight.suffix, result)
-        if out.window:
-            state.hint = out.window
-        self.on_stats({**out.stats, "source": source, "uri": uri})
-        if out.suggestion is None:
-            return Answer(None, "empty", out.stats)
-        self.remember(flight.prefix, flight.suffix, out.suggestion)
-        if source == "attached":
-            rest = self.from_cache(prefix, suffix)
-            return Answer(rest, source, out.stats)
-        return Answer(out.suggestion, source, out.stats)
+    def debounce(self, state: DocState, settings: Settings) -> float:
+        """Seconds to wait before generating: debounceMs while a generation costs less than the
+        gap between keys (it can be shown before the next one); when it costs more, wait for a
+        pause (1.5x the typing pace, at most 250 ms) instead of starting work typing will stop."""
+        delay = settings.debounceMs / 1000
+        if not settings.adaptiveDebounce or state.pace is None or self.cost is None:
+            return delay
+        if self.cost <= state.pace:
+            return delay
+        return max(delay, min(state.pace * 1.5, ADAPTIVE_DEBOUNCE_MAX_S))

@@ -41,7 +41,9 @@ class SeedCoderServer(LanguageServer):
         self.settings = settings
         self.engine: Engine | None = None
         self.engine_key: tuple[Any, ...] | None = None
-        self.scheduler = Scheduler(lambda: self.engine, lambda: self.settings, self._log_stats)
+        self.scheduler = Scheduler(
+            lambda: self.engine, lambda: self.settings, self._log_stats, text_of=self.text_of
+        )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.said: set[str] = set()
         self.status: dict[str, Any] = {"state": "loading", "message": "starting"}
@@ -115,7 +117,7 @@ class SeedCoderServer(LanguageServer):
             self.engine = Engine(config, on_event=self.on_engine_event)
         else:
             self.engine.reconfigure(config)
-            self.scheduler.shown.clear()  # suggestions of the previous model are stale
+            self.scheduler.cache.clear()  # suggestions of the previous model are stale
         self.engine.start()
         engine = self.engine
         await in_daemon_thread(engine.wait_loaded)
@@ -184,6 +186,11 @@ class SeedCoderServer(LanguageServer):
     def document(self, uri: str) -> TextDocument | None:
         """An open document, or None (the client never opened it or closed it)."""
         return self.workspace.text_documents.get(uri)
+
+    def text_of(self, uri: str) -> str | None:
+        """The document's current text (the scheduler checks requests against it)."""
+        doc = self.document(uri)
+        return doc.source if doc is not None else None
 
     async def suggest(
         self, uri: str, position: types.Position, invoked: bool
@@ -287,6 +294,14 @@ def on_configuration(ls: SeedCoderServer, params: types.DidChangeConfigurationPa
     if raw is None:
         return
     ls.apply_settings(raw)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+def on_change(ls: SeedCoderServer, params: types.DidChangeTextDocumentParams) -> None:
+    """After pygls applied the edit: stop a generation whose result can no longer be shown."""
+    text = ls.text_of(params.text_document.uri)
+    if text is not None:
+        ls.scheduler.on_change(params.text_document.uri, text)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)

@@ -20,8 +20,10 @@ class Settings:
     contextLength: int = 4096
     maxTokens: int = 128
     maxTimeMs: int = 1500  # generation time budget; once spent, stop at the next newline
-    debounceMs: int = 30
-    adaptiveDebounce: bool = True  # stretch the debounce to the typing pace (up to 250 ms)
+    debounceMs: int = 0  # the engine paces requests: idle -> start at once
+    adaptiveDebounce: bool = True  # wait for a pause when a generation costs more than a key gap
+    latencyTargetMs: int = 1000  # cold start: shrink the first window to answer within this
+    speculative: bool = True  # compute the next suggestion as if the shown one was accepted
     languages: tuple[str, ...] = ("*",)
     temperature: float = 0.0
     enable: bool = True
@@ -45,6 +47,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "maxTokens": (1, 4096),
     "maxTimeMs": (10, 600_000),
     "debounceMs": (0, 5_000),
+    "latencyTargetMs": (0, 600_000),
     "temperature": (0.0, 2.0),
     "threads": (0, 1024),
 }

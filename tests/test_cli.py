@@ -160,6 +160,26 @@ def test_doctor(env, tiny_model: Path) -> None:
     assert len(smoke) == 1
     assert re.fullmatch(r"smoke infill \(\d+ ms\): " + re.escape(repr(DEFAULT_INFILL)), smoke[0])
     assert re.search(r"^stats: prompt \d+ tok .* \[eos\]$", proc.stdout, re.M)
+    assert "can_shift: True" in lines
+    assert re.search(
+        r"^measured speed: [\d.]+ prompt tokens/s, [\d.]+ generated tokens/s$", proc.stdout, re.M
+    )
+    assert re.search(r"^cold-start window: \d+ of 3960 prompt tokens, to answer", proc.stdout, re.M)
+
+
+def test_doctor_cold_window_follows_the_latency_target() -> None:
+    from lsp_server.cli import _cold_window_line
+    from lsp_server.settings import DEFAULTS, Settings
+
+    slow = {"prompt_tps": 100.0, "gen_tps": 10.0}  # an 8B model on a laptop CPU
+    line = _cold_window_line(slow, DEFAULTS)
+    # 1000 ms less 16 generated tokens (1.6 s) leaves nothing: the smallest window, 256 tokens
+    assert line.startswith("cold-start window: 256 of 3960 prompt tokens")
+    line = _cold_window_line(slow, Settings(latencyTargetMs=4000))
+    assert line.startswith("cold-start window: 256 of 3960")  # 2.4 s at 100 tokens/s = 240
+    fast = {"prompt_tps": 2000.0, "gen_tps": 50.0}
+    assert _cold_window_line(fast, DEFAULTS).startswith("cold-start window: 1360 of 3960")
+    assert _cold_window_line(fast, Settings(latencyTargetMs=0)).endswith("(latencyTargetMs off)")
 
 
 def test_models_lists_default(env, tmp_path: Path) -> None:
@@ -206,7 +226,8 @@ def test_download_from_local_hub_prints_the_path(env, tmp_path: Path, tiny_model
     (root / "test" / "tiny" / "resolve" / "main" / "tiny.gguf").write_bytes(data)
     handler = type("Quiet", (SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
     hub = ThreadingHTTPServer(
-        ("127.0.0.1", 0), lambda *a: handler(*a, directory=str(root))  # type: ignore[misc]
+        ("127.0.0.1", 0),
+        lambda *a: handler(*a, directory=str(root)),  # type: ignore[misc]
     )
     threading.Thread(target=hub.serve_forever, daemon=True).start()
     registry = tmp_path / "registry.json"

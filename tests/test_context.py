@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from lsp_server.context import Budget, budget_for, choose_window
+from lsp_server.context import SLACK, Budget, budget_for, choose_window
 
 
 def per_char(text: str) -> list[int]:
@@ -67,11 +67,11 @@ def test_budgets_respected_and_cut_at_lines_nearest_kept() -> None:
     # suffix: "y\n" (2) + 16 whole lines (256) = 258 <= 300; 32 lines would not fit
     assert w.suffix == "y\n" + "".join(LINES[201:217])
     assert w.suffix_lines == 16
-    # prefix gets the suffix's leftover: 625 + 300 - 258 = 667; (200 - s) * 16 + 8 <= 667
-    # -> s >= 158.8 -> the first multiple of 16 is 160
-    assert w.start_line == 160
-    assert w.prefix == "".join(LINES[160:200]) + "    x = "
-    assert len(w.prefix_tokens) == 648
+    # prefix gets the suffix's leftover: 625 + 300 - 258 = 667, of which a new window fills at
+    # most 7/8 (584, leaving room to type): (200 - s) * 16 + 8 <= 584 -> s >= 164 -> 176
+    assert w.start_line == 176
+    assert w.prefix == "".join(LINES[176:200]) + "    x = "
+    assert len(w.prefix_tokens) == 392
     assert len(w.prefix_tokens) + len(w.suffix_tokens) <= budget.prefix + budget.suffix
     assert prefix.endswith(w.prefix) and suffix.startswith(w.suffix)
 
@@ -90,11 +90,12 @@ def test_budgets_in_words(prefix_budget: int, suffix_budget: int) -> None:
     assert start == 0 or prefix[start - 1] == "\n"
     assert w.suffix.endswith("\n")
     assert w.start_line % 4 == 0 and w.suffix_lines % 4 == 0
-    # the largest window: one more block of lines would not fit
+    # the largest window that leaves SLACK free: one more block of lines would not
     lines = prefix.splitlines(keepends=True)
     if w.start_line >= 4:
         wider = "".join(lines[w.start_line - 4 :])
-        assert len(per_word(wider)) > prefix_budget + suffix_budget - len(w.suffix_tokens)
+        room = prefix_budget + suffix_budget - len(w.suffix_tokens)
+        assert len(per_word(wider)) > room - int(room * SLACK)
     more = "compute(x)\n" + "".join(LINES[201 : 201 + w.suffix_lines + 4])
     assert len(per_word(more)) > suffix_budget
 
@@ -105,15 +106,17 @@ def test_window_start_stable_while_typing() -> None:
     hint = None
     windows = []
     typed = ""
-    for k in range(51):  # the empty line, then 50 keystrokes
+    for k in range(301):  # the empty line, then 300 keystrokes
         w = choose_window(BEFORE + "    " + typed, suffix, per_char, budget, hint=hint)
         windows.append(w)
         hint = (w.start_line, w.suffix_lines)
         typed += "abcdefghij"[k % 10]
     starts = [w.start_line for w in windows]
-    # 668 tokens for the prefix: from line 160 that is 644 + typed; it stops fitting at 25 typed
-    assert sorted(set(starts)) == [160, 176]
-    assert starts == [160] * 25 + [176] * 26
+    # A new window fills at most 584 of the prefix's 667 tokens: line 176 (24 lines, 388 tokens
+    # with the indent). It stays while it fits: 281 typed make 669 > 667, and the new window
+    # again leaves room: (200 - s) * 16 + 4 + 281 <= 584 -> s = 192.
+    assert sorted(set(starts)) == [176, 192]
+    assert starts == [176] * 281 + [192] * 20
     assert all((b - a) % budget.step == 0 for a, b in zip(starts, starts[1:]))
     # while the start stays, each prompt's prefix extends the previous one (KV cache reuse)
     for old, new in zip(windows, windows[1:]):
@@ -127,15 +130,16 @@ def test_window_start_stable_while_typing() -> None:
 def test_backspace_keeps_start_with_hint() -> None:
     budget = Budget(prefix=625, suffix=300, step=16)
     suffix = "\n" + AFTER
-    texts = ["x" * n for n in list(range(31)) + list(range(29, -1, -1))]  # type 30, erase 30
+    texts = ["x" * n for n in list(range(301)) + list(range(299, -1, -1))]  # type, erase 300
     with_hint, without, hint = [], [], None
     for typed in texts:
         w = choose_window(BEFORE + "    " + typed, suffix, per_char, budget, hint=hint)
         hint = (w.start_line, w.suffix_lines)
         with_hint.append(w.start_line)
         without.append(choose_window(BEFORE + "    " + typed, suffix, per_char, budget).start_line)
-    assert with_hint == [160] * 25 + [176] * 36  # moves once and stays (half-full rule)
-    assert without == [160] * 25 + [176] * 11 + [160] * 25  # a fresh search jumps back
+    # moves once and stays until the window is under half full (132 + 201 < 667 / 2)
+    assert with_hint == [176] * 281 + [192] * 122 + [176] * 198
+    assert without == [176] * 198 + [192] * 205 + [176] * 198  # a fresh search jumps back
 
 
 def test_enter_does_not_change_suffix() -> None:
@@ -185,7 +189,7 @@ def test_hint_reuse_tokenizes_prefix_once() -> None:
     w2 = choose_window(prefix, suffix, hinted, budget, hint=(w.start_line, w.suffix_lines))
     assert w2 == w
     prefix_calls = [t for t in hinted.calls if t.endswith("    ")]
-    assert prefix_calls == ["".join(LINES[160:200]) + "    "]
+    assert prefix_calls == ["".join(LINES[176:200]) + "    "]
     assert len([t for t in fresh.calls if t.endswith("    ")]) > 1  # a search without the hint
     assert len(hinted.calls) < len(fresh.calls)
 
@@ -195,6 +199,6 @@ def test_bad_or_stale_hints_are_ignored(hint: tuple[int, int]) -> None:
     budget = Budget(prefix=625, suffix=300, step=16)
     prefix, suffix = BEFORE + "    ", "\n" + AFTER
     expected = choose_window(prefix, suffix, per_char, budget)
-    assert (expected.start_line, expected.suffix_lines) == (160, 16)
+    assert (expected.start_line, expected.suffix_lines) == (176, 16)
     # not a multiple of step, past the end, too big to fit, or too small (under half full)
     assert choose_window(prefix, suffix, per_char, budget, hint=hint) == expected

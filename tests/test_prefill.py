@@ -4,6 +4,7 @@ after the pause then evaluates only the cursor's line."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import RunnerFactory
 
@@ -12,9 +13,9 @@ SUFFIX = "\n"
 NEVER = lambda: False  # noqa: E731
 
 
-def fresh(make_runner: RunnerFactory, model: Path):
+def fresh(make_runner: RunnerFactory, model: Path, **config: Any):
     """The shared in-process runner with an empty KV cache, so counts are exact."""
-    runner = make_runner(model)
+    runner = make_runner(model, **config)
     runner.llm.reset()
     return runner
 
@@ -43,18 +44,18 @@ def test_prefill_is_idempotent_while_typing_on_the_line(
 
 
 def test_cancelled_prefill_keeps_what_it_evaluated(make_runner: RunnerFactory, tiny_model: Path):
-    runner = fresh(make_runner, tiny_model)
-    long_prefix = "".join(f"line_{i} = {i}\n" for i in range(40)) + "    y"
+    runner = fresh(make_runner, tiny_model, n_ctx=2048)
+    long_prefix = "".join(f"line_{i} = {i}\n" for i in range(120)) + "    y"
     calls = []
     stats = runner.prefill(
         {"prefix": long_prefix, "suffix": SUFFIX},
-        lambda: len(calls) >= 2,  # cancelled after two prompt chunks
+        lambda: len(calls) >= 1,  # cancelled inside the second batch of 512 tokens
         lambda: calls.append(1),
     )
-    assert stats.stop_reason == "cancelled" and stats.decode_steps == 2
-    assert stats.evaluated_tokens == 2 * 64
-    assert runner.llm.n_tokens == 128  # what was evaluated before the cancel stays cached
+    assert stats.stop_reason == "cancelled" and stats.decode_steps == 1
+    assert stats.evaluated_tokens == 512
+    assert runner.llm.n_tokens == 512  # what was evaluated before the cancel stays cached
     out = runner.generate(
         {"prefix": long_prefix, "suffix": SUFFIX}, NEVER, lambda: None, lambda t: None
     )
-    assert out.stats.reused_tokens == 128
+    assert out.stats.reused_tokens == 512

@@ -61,10 +61,14 @@ class FakeEngine:
         return 0
 
 
-def make(settings: Settings | None = None) -> tuple[Scheduler, FakeEngine]:
+def make(
+    settings: Settings | None = None, text: dict[str, str] | None = None
+) -> tuple[Scheduler, FakeEngine]:
+    """A scheduler over the fake engine; no speculation unless the test asks for it."""
     engine = FakeEngine()
-    chosen = settings or dataclasses.replace(DEFAULTS, debounceMs=0)
-    return Scheduler(lambda: engine, lambda: chosen), engine
+    chosen = settings or dataclasses.replace(DEFAULTS, debounceMs=0, speculative=False)
+    texts = text if text is not None else {}
+    return Scheduler(lambda: engine, lambda: chosen, text_of=texts.get), engine
 
 
 async def until(predicate: Any) -> None:
@@ -133,7 +137,7 @@ async def test_never_attaches_to_a_cancelled_generation() -> None:
 
 
 async def test_burst_during_debounce_starts_one_generation() -> None:
-    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=50))
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=50, speculative=False))
     tasks = [asyncio.ensure_future(sched.complete("u", PREFIX + "x" * i, SUFFIX)) for i in range(5)]
     await until(lambda: engine.jobs)
     engine.jobs[0].finish(" = 1")
@@ -144,7 +148,7 @@ async def test_burst_during_debounce_starts_one_generation() -> None:
 
 
 async def test_invoked_request_skips_the_debounce() -> None:
-    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=5000))
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=5000, speculative=False))
     task = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX, invoked=True))
     await until(lambda: engine.jobs)
     engine.jobs[0].finish(INFILL)
@@ -187,16 +191,22 @@ async def test_closed_document_cancels_its_generation() -> None:
     assert (await task).suggestion is None
 
 
-def test_debounce_follows_the_typing_pace() -> None:
+def test_debounce_follows_generation_cost_against_typing_pace() -> None:
     from lsp_server.scheduler import DocState
 
+    sched, _ = make()
     base = dataclasses.replace(DEFAULTS, debounceMs=30)
-    assert Scheduler.debounce(DocState(), base) == 0.03
-    assert Scheduler.debounce(DocState(pace=0.04), base) == pytest.approx(0.06)
-    assert Scheduler.debounce(DocState(pace=0.01), base) == 0.03  # never below debounceMs
-    assert Scheduler.debounce(DocState(pace=0.9), base) == 0.25  # capped
+    assert sched.debounce(DocState(pace=0.04), base) == 0.03  # cost not measured yet
+    sched.cost = 0.02  # a generation is done before the next key: no extra wait
+    assert sched.debounce(DocState(pace=0.04), base) == 0.03
+    assert sched.debounce(DocState(pace=0.04), dataclasses.replace(base, debounceMs=0)) == 0
+    sched.cost = 2.0  # 8B on a CPU: wait for a pause (1.5x the pace, at most 250 ms)
+    assert sched.debounce(DocState(pace=0.04), base) == pytest.approx(0.06)
+    assert sched.debounce(DocState(pace=0.01), base) == 0.03  # never below debounceMs
+    assert sched.debounce(DocState(pace=0.3), base) == 0.25  # capped
+    assert sched.debounce(DocState(), base) == 0.03  # no typing rhythm yet
     fixed = dataclasses.replace(base, adaptiveDebounce=False)
-    assert Scheduler.debounce(DocState(pace=0.04), fixed) == 0.03
+    assert sched.debounce(DocState(pace=0.04), fixed) == 0.03
 
 
 async def test_pace_is_measured_from_request_gaps_and_ignores_pauses() -> None:
@@ -211,28 +221,33 @@ async def test_pace_is_measured_from_request_gaps_and_ignores_pauses() -> None:
     assert sched.docs["u"].pace == pytest.approx(0.058)
 
 
-@pytest.mark.parametrize(("adaptive", "generations"), [(True, 2), (False, 10)])
-async def test_fast_typing_starts_few_generations(adaptive: bool, generations: int) -> None:
-    """Ten keys at a steady 0.2 s pace (fake clock): adaptive debounce waits out each gap."""
+@pytest.mark.parametrize(("cost", "generations"), [(2.0, 2), (0.01, 10)])
+async def test_typing_starts_work_by_generation_cost(cost: float, generations: int) -> None:
+    """Ten keys at a steady 0.2 s pace (fake clock): a cheap generation starts at every key
+    (each one still unshowable is stopped), an expensive one waits for the pause."""
     now = [0.0]
     engine = FakeEngine()
-    settings = dataclasses.replace(DEFAULTS, debounceMs=0, adaptiveDebounce=adaptive)
+    engine.cancel = lambda j: setattr(j, "cancelled", True)  # type: ignore[method-assign]
+    settings = dataclasses.replace(DEFAULTS, debounceMs=0, speculative=False)
     sched = Scheduler(lambda: engine, lambda: settings, clock=lambda: now[0])
+    sched.cost = cost
     tasks = []
     for i in range(10):
         now[0] += 0.2
         tasks.append(asyncio.ensure_future(sched.complete("u", PREFIX + "x" * i, SUFFIX)))
         await asyncio.sleep(0.01)  # let it reach its debounce (or its submit)
-    await until(lambda: len(engine.jobs) == generations and not engine.jobs[-1].cancelled)
-    engine.jobs[-1].finish(" = 1")
+    await until(lambda: len(engine.jobs) == generations)
+    for job in engine.jobs:
+        job.finish(" = 1", cancelled=job.cancelled)
     answers = await asyncio.gather(*tasks)
     assert answers[-1].source == "model"
     assert [a.source for a in answers[:-1]] == ["superseded"] * 9
     assert sched.counters.generations == generations
+    assert sched.counters.stopped == generations - 1
 
 
 async def test_prefill_once_per_line_and_never_cancelled_by_typing_on_it() -> None:
-    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=50))
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=50, speculative=False))
     tasks = [asyncio.ensure_future(sched.complete("u", PREFIX + "x" * i, SUFFIX)) for i in range(4)]
     await until(lambda: engine.jobs)
     assert len(engine.prefills) == 1 and not engine.prefills[0].cancelled
@@ -275,3 +290,111 @@ async def test_a_new_worker_is_prefilled_again() -> None:
     engine.jobs[1].finish("")
     await second
     assert len(engine.prefills) == 2
+
+
+async def test_busy_engine_newest_waits_and_older_requests_answer_at_once() -> None:
+    """Single flight: while the generation runs, each newer consistent keystroke takes it over
+    and the one before answers empty at once; the result lands trimmed by what was typed."""
+    sched, engine = make()
+    first = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].partial = "ok_4"
+    second = asyncio.ensure_future(sched.complete("u", PREFIX + "o", SUFFIX))
+    await until(lambda: first.done())
+    third = asyncio.ensure_future(sched.complete("u", PREFIX + "ok", SUFFIX))
+    await until(lambda: second.done())
+    assert [(await first).source, (await second).source] == ["superseded", "superseded"]
+    assert not third.done()
+    engine.jobs[0].finish(INFILL)
+    assert (await third).suggestion == Suggestion("_42 = compute(1)", 0)
+    assert len(engine.jobs) == 1 and sched.counters.attached == 2
+
+
+async def test_generation_with_nothing_produced_yet_is_restarted_for_the_new_key() -> None:
+    sched, engine = make()
+    asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    second = asyncio.ensure_future(sched.complete("u", PREFIX + "x", SUFFIX))
+    await until(lambda: len(engine.jobs) == 2)
+    assert engine.jobs[0].cancelled  # its text is unknown: a restart only evaluates "x"
+    engine.jobs[1].finish(" = 2")
+    assert (await second).suggestion == Suggestion(" = 2", 0)
+    assert sched.counters.stopped == 1
+
+
+async def test_edit_stops_a_generation_that_can_no_longer_be_shown() -> None:
+    """Clients that ask only after a pause (Neovim 0.12) never cancel: the edit itself does."""
+    sched, engine = make()
+    task = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    job = engine.jobs[0]
+    job.partial = "ok_4"
+    sched.on_change("u", PREFIX + "ok" + SUFFIX)  # typed what it produces: keep going
+    assert not job.cancelled
+    sched.on_change("u", PREFIX + "oz" + SUFFIX)
+    assert job.cancelled and sched.counters.stopped == 1
+    assert (await task).suggestion is None
+
+
+async def test_cancel_keeps_a_generation_the_user_typed_into() -> None:
+    """VS Code cancels the previous request on every key: a generation whose text the user is
+    typing keeps running for the next request; a cancel without typing stops it."""
+    text = {"u": PREFIX + SUFFIX}
+    sched, engine = make(text=text)
+    first = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].partial = "ok_4"
+    text["u"] = PREFIX + "o" + SUFFIX
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert not engine.jobs[0].cancelled and sched.counters.cancelled == 0
+    second = asyncio.ensure_future(sched.complete("u", PREFIX + "o", SUFFIX))
+    await until(lambda: sched.counters.attached == 1)
+    second.cancel()  # cancelled without typing on: stop it
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    assert engine.jobs[0].cancelled and sched.counters.cancelled == 1
+
+
+async def test_request_for_a_state_already_gone_starts_nothing() -> None:
+    text = {"u": PREFIX + "x" + SUFFIX}
+    sched, engine = make(text=text)
+    answer = await sched.complete("u", PREFIX, SUFFIX)
+    assert answer.source == "superseded" and engine.jobs == []
+
+
+async def test_speculative_next_suggestion_after_a_shown_one() -> None:
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=0, speculative=True))
+    task = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].finish("x = 1")
+    assert (await task).suggestion == Suggestion("x = 1", 0)
+    await until(lambda: len(engine.jobs) == 2)  # the state after accepting it
+    spec = engine.jobs[1]
+    assert (spec.payload["prefix"], spec.payload["suffix"]) == (PREFIX + "x = 1", SUFFIX)
+    assert sched.counters.speculations == 1 and sched.counters.generations == 1
+    typed = await sched.complete("u", PREFIX + "x", SUFFIX)  # typing through keeps it running
+    assert typed.source == "cache" and not spec.cancelled
+    spec.finish("\n    return x")
+    await asyncio.sleep(0.01)
+    accepted = await sched.complete("u", PREFIX + "x = 1", SUFFIX)
+    assert (accepted.source, accepted.suggestion) == ("cache", Suggestion("\n    return x", 0))
+    assert sched.counters.generations == 1 and len(engine.jobs) == 3  # and the next speculation
+    assert engine.jobs[2].payload["prefix"] == PREFIX + "x = 1\n    return x"
+
+
+async def test_capped_window_grows_in_the_background_and_gives_way_to_keys() -> None:
+    sched, engine = make()
+    task = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].future.set_result({"text": INFILL, "stats": {"capped": True}})
+    await task
+    grow = [p for p in engine.prefills if p.payload.get("uncapped")]
+    assert len(grow) == 1 and sched.counters.grows == 1 and not grow[0].cancelled
+    nxt = asyncio.ensure_future(sched.complete("u", PREFIX + "q", SUFFIX))
+    await until(lambda: len(engine.jobs) == 2)
+    assert grow[0].cancelled  # the keystroke goes first; the grow resumes after its answer
+    engine.jobs[1].future.set_result({"text": "= 1", "stats": {"capped": True}})
+    await nxt
+    assert sched.counters.grows == 2

@@ -23,8 +23,10 @@ def test_defaults() -> None:
         "contextLength": 4096,
         "maxTokens": 128,
         "maxTimeMs": 1500,
-        "debounceMs": 30,
+        "debounceMs": 0,
         "adaptiveDebounce": True,
+        "latencyTargetMs": 1000,
+        "speculative": True,
         "languages": ("*",),
         "temperature": 0.0,
         "enable": True,
@@ -51,6 +53,8 @@ def test_camel_case_values() -> None:
         "maxTimeMs": 800,
         "debounceMs": 0,
         "adaptiveDebounce": False,
+        "latencyTargetMs": 250,
+        "speculative": False,
         "languages": ["python", "rust"],
         "temperature": 0.2,
         "enable": False,
@@ -152,4 +156,4 @@ def test_engine_key_and_field_names() -> None:
     assert dataclasses.replace(a, maxTokens=1).engine_key() == a.engine_key()
     assert dataclasses.replace(a, contextLength=8192).engine_key() != a.engine_key()
     assert settings_field_names()[:3] == ["model", "gpuLayers", "contextLength"]
-    assert len(settings_field_names()) == 14
+    assert len(settings_field_names()) == 16

@@ -29,7 +29,9 @@ COUNTERS = ("requests", "generations", "cache_hits", "superseded", "not_ready", 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server(models: Models) -> AsyncIterator[Session]:
-    async with lsp_session({"model": str(models.tiny), "debounceMs": 0}) as s:
+    # Speculation off: these tests count decode steps between two requests exactly.
+    settings = {"model": str(models.tiny), "debounceMs": 0, "speculative": False}
+    async with lsp_session(settings) as s:
         s.model = str(models.tiny)  # type: ignore[attr-defined]
         yield s
 
@@ -43,7 +45,7 @@ def completion_logs(server: Session) -> list[tuple[int, int, int]]:
     out = []
     for line in server.log_lines():
         match = STATS_LINE.search(line)
-        if line.startswith("completion:") and match:
+        if line.startswith("completion:") and line.endswith("via model") and match:
             out.append(tuple(int(g) for g in match.groups()))
     return out  # type: ignore[return-value]
 
@@ -202,3 +204,30 @@ async def test_completion_request_from_an_inline_client_is_empty(server: Session
         result.items if isinstance(result, types.CompletionList) else result
     )
     assert delta(before, await server.stats())["requests"] == 0
+
+
+async def test_accepting_a_suggestion_shows_the_next_one_from_speculation(models: Models) -> None:
+    """A shown suggestion gets a speculative generation for the state after accepting it, so
+    accepting and continuing needs no generation and no decode step."""
+    async with lsp_session({"model": str(models.tiny), "debounceMs": 0}) as server:
+        uri = "file:///e2e/completion/speculate.py"
+        server.open(uri, "def speculate():\n    \n")
+        items = await server.inline(uri, types.Position(line=1, character=4))
+        assert [i.insert_text for i in items] == [DEFAULT_INFILL]
+        for _ in range(200):  # the speculative generation runs once the answer is out
+            if any(line.endswith("via speculative") for line in server.log_lines()):
+                break
+            await asyncio.sleep(0.02)
+        before = await server.stats()
+        assert before.speculations == 1
+        models_logged = len(completion_logs(server))
+        cursor = server.insert(uri, len("def speculate():\n    "), DEFAULT_INFILL)  # Tab
+        items = await server.inline(uri, cursor)
+        after = await server.stats()
+        assert len(items) == 1 and items[0].insert_text
+        assert items[0].range == types.Range(start=cursor, end=cursor)
+        d = delta(before, after)
+        assert (d["cache_hits"], d["generations"]) == (1, 0)
+        assert len(completion_logs(server)) == models_logged  # no generation for the answer
+        # Its decode steps, if any yet, are the next speculation's (after this answer).
+        assert after.speculations - before.speculations == 1

@@ -1,0 +1,490 @@
+"""The keystroke benchmark's peer: llama-server's `/infill` driven with llama.vim's request policy.
+
+llama_server_binary() builds llama-server from the llama.cpp that llama-cpp-python vendors (same
+kernels as the LSP server); LlamaServer runs it; LlamaVimPeer replays keystrokes as llama.vim
+(ggml-org/llama.vim, autoload/llama.vim) sends and shows them. Self-check: python -m benchmarks.peer
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CMAKE_FLAGS = (  # BUILD_SHARED_LIBS=OFF: one binary, no RPATH into the deleted build dir
+    "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=ON -DGGML_FMA=ON -DGGML_F16C=ON "
+    "-DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF "
+    "-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF"
+)
+
+
+# -- the binary -------------------------------------------------------------------------------
+def _run(cmd: list[str], cwd: Path, logfile: Path) -> None:
+    """Run a build step with its output in logfile, raising with the log's tail if it fails."""
+    with logfile.open("a") as out:
+        rc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        tail = logfile.read_text(errors="replace").splitlines()[-5:]
+        raise RuntimeError(f"{cmd[0]} {cmd[1]} failed ({rc}): " + " | ".join(tail))
+
+
+def llama_server_binary(log: Callable[[str], None] = print) -> Path | None:
+    """Return llama-server built from llama-cpp-python's vendored llama.cpp (cached), or None."""
+    env = os.environ.get("SEED_CODER_LLAMA_SERVER")
+    if env:
+        if os.path.isfile(env) and os.access(env, os.X_OK):
+            return Path(env)
+        log(f"SEED_CODER_LLAMA_SERVER={env} is not an executable file; the peer is skipped")
+        return None
+    try:
+        import llama_cpp
+        import platformdirs
+    except ImportError as exc:
+        log(f"cannot locate llama-server ({exc}); the peer is skipped")
+        return None
+    version = llama_cpp.__version__
+    cache = Path(platformdirs.user_cache_dir("seed-coder-lsp")) / "llama-server" / version
+    if (cache / "llama-server").is_file():
+        return cache / "llama-server"
+    cmake = shutil.which("cmake") or shutil.which("cmake", path=str(Path(sys.executable).parent))
+    if cmake is None:
+        log("cmake not found (apt-get install -y cmake); the peer is skipped")
+        return None
+    log(f"building llama-server from llama-cpp-python {version}'s llama.cpp (~8 min on 2 cores)")
+    t0 = time.perf_counter()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="llama-server-build-") as tmp_s:
+            tmp = Path(tmp_s)
+            logfile = tmp / "build.log"
+            pip = f"-m pip download --no-deps --no-binary :all: llama-cpp-python=={version} -d"
+            _run([sys.executable, *pip.split(), str(tmp)], tmp, logfile)
+            with tarfile.open(next(tmp.glob("llama_cpp_python-*.tar.gz"))) as tar:
+                tar.extractall(tmp, filter="data")
+            src = next(tmp.glob("llama_cpp_python-*/vendor/llama.cpp"))
+            _run([cmake, "-B", "build", *CMAKE_FLAGS.split()], src, logfile)
+            _run([cmake, "--build", "build", "--target", "llama-server", "-j2"], src, logfile)
+            stage = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=cache.parent))
+            shutil.copytree(src / "build" / "bin", stage, dirs_exist_ok=True)
+            ldd = subprocess.run(["ldd", str(stage / "llama-server")], capture_output=True)
+            if b"not found" in ldd.stdout:
+                shutil.rmtree(stage)
+                raise RuntimeError(f"llama-server misses shared libraries: {ldd.stdout!r}")
+            try:
+                stage.rename(cache)  # atomic: a killed build never leaves a half-filled cache
+            except OSError:  # another process finished first
+                shutil.rmtree(stage, ignore_errors=True)
+    except (OSError, RuntimeError, StopIteration, tarfile.TarError) as exc:
+        log(f"building llama-server failed ({exc or type(exc).__name__}); the peer is skipped")
+        return None
+    log(f"llama-server built in {time.perf_counter() - t0:.0f} s: {cache / 'llama-server'}")
+    return cache / "llama-server"
+
+
+# -- the model's FIM tokens -------------------------------------------------------------------
+FIM_TEXTS = {
+    "fim_pre": ("<[fim-prefix]>", "<|fim_prefix|>"),
+    "fim_suf": ("<[fim-suffix]>", "<|fim_suffix|>"),
+    "fim_mid": ("<[fim-middle]>", "<|fim_middle|>"),
+}
+
+
+def fim_token_ids(model_path: Path | str) -> dict[str, int] | None:
+    """Find the FIM token ids by text, since llama.cpp does not recognise Seed-Coder's tokens."""
+    import gguf
+
+    field = gguf.GGUFReader(str(model_path)).fields.get("tokenizer.ggml.tokens")
+    if field is None:
+        return None
+    wanted = {text.encode(): key for key, texts in FIM_TEXTS.items() for text in texts}
+    found: dict[str, int] = {}
+    for token_id, part in enumerate(field.data):
+        key = wanted.get(bytes(field.parts[part]))
+        if key is not None:
+            found.setdefault(key, token_id)
+    return found if len(found) == 3 else None
+
+
+# -- the server -------------------------------------------------------------------------------
+# httpx is not among the venv's packages (pip install -e ".[test,bench]"), so HTTP goes through
+# urllib.request, run in a thread so the event loop keeps taking keystrokes.
+def _http(url: str, body: dict[str, Any] | None = None, timeout: float = 600.0) -> Any:
+    """GET (body None) or POST JSON; return the decoded JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+SERVER_ARGS = "--host 127.0.0.1 -np 1 --cache-reuse 256 -b 512 -ub 512"  # one slot, as llama.vim
+
+
+class LlamaServer:
+    """llama-server on a free loopback port with the model, so the peer has something to call."""
+
+    def __init__(
+        self,
+        binary: Path,
+        model: Path,
+        ctx: int = 4096,
+        threads: int | None = None,
+        spm_infill: bool = True,
+    ) -> None:
+        self.binary, self.model, self.ctx, self.threads = binary, model, ctx, threads
+        self.spm_infill = spm_infill  # Seed-Coder is trained suffix-first; Qwen would be False
+        fd, log_path = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
+        os.close(fd)
+        self.log_path = Path(log_path)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def command(self, port: int) -> list[str]:
+        """The command line: one slot, llama.vim's cache reuse, FIM ids forced by text."""
+        cmd = [str(self.binary), "-m", str(self.model), "--port", str(port), "-c", str(self.ctx)]
+        cmd += SERVER_ARGS.split()
+        if self.threads:
+            cmd += ["--threads", str(self.threads)]
+        for key, token_id in (fim_token_ids(self.model) or {}).items():
+            cmd += ["--override-kv", f"tokenizer.ggml.{key}_token_id=int:{token_id}"]
+        return cmd + (["--spm-infill"] if self.spm_infill else [])
+
+    async def start(self, timeout: float = 120.0) -> None:
+        """Start it and wait until /health answers 200, or raise with the log's tail."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(self.command(port), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                tail = self.log_path.read_text(errors="replace").splitlines()[-8:]
+                self.stop()
+                raise RuntimeError("llama-server did not become healthy: " + " | ".join(tail))
+            with contextlib.suppress(OSError, ValueError):
+                await asyncio.to_thread(_http, self.url + "/health", None, 2.0)
+                return
+            await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        """Terminate the server (kill it if it lingers)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    async def __aenter__(self) -> LlamaServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- llama.vim's policy -----------------------------------------------------------------------
+@dataclass
+class RequestRecord:
+    """One /infill request: which keystroke's state it served and what the server reported."""
+
+    key: int
+    speculative: bool
+    start: float
+    end: float = 0.0
+    content: str = ""
+    prompt_n: int = 0
+    cache_n: int | None = None
+    predicted_n: int = 0
+    tokens_cached: int = 0
+    prompt_ms: float = 0.0
+    predicted_ms: float = 0.0
+    truncated: bool = False
+    error: str | None = None
+
+
+RESPONSE_FIELDS = (  # llama.vim's list, plus timings/cache_n (it only filters the answer)
+    "content timings/prompt_n timings/prompt_ms timings/predicted_n timings/predicted_ms "
+    "timings/cache_n truncated tokens_cached"
+)
+
+
+def _vim_hash(prefix: str, middle: str, suffix: str) -> str:
+    """llama.vim's cache key: sha256(prefix . middle . 'Î' . suffix)."""
+    return hashlib.sha256((prefix + middle + "Î" + suffix).encode()).hexdigest()
+
+
+@dataclass
+class VimConfig:
+    """llama.vim's g:llama_config defaults that matter here, plus two switches of this peer."""
+
+    n_prefix: int = 256
+    n_suffix: int = 64
+    n_predict: int = 128
+    t_max_prompt_ms: int = 500
+    t_max_predict_ms: int = 1000  # the first request of a position gets 250 (llama#fim)
+    max_line_suffix: int = 8
+    max_cache_keys: int = 250
+    retry_ms: float = 100.0  # llama#fim's timer while a request is in flight
+    speculative: bool = True  # after showing a hint, request the position after accepting it
+
+
+class LlamaVimPeer:
+    """Replays keystrokes as llama.vim (ggml-org/llama.vim autoload/llama.vim, auto_fim) does."""
+
+    def __init__(self, url: str, config: VimConfig | None = None) -> None:
+        self.url, self.cfg = url.rstrip("/") + "/infill", config or VimConfig()
+        self.cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.lines: list[str] = [""]
+        self.pos = (0, 0)  # (column, line), 0-based
+        self.key_times: list[float] = []
+        self.shown_at: list[float | None] = []
+        self.hints: list[str | None] = []
+        self.requests: list[RequestRecord] = []
+        self._busy = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._shown = False
+        self._shown_content: list[str] = []
+        self._can_accept = False
+        self._indent_last = -1
+
+    # -- the editor side ----------------------------------------------------------------------
+    async def key(self, text: str, cursor: int) -> None:
+        """A keystroke left `text` with the cursor at character `cursor`: CursorMovedI."""
+        self.key_times.append(time.perf_counter())
+        self.shown_at.append(None)
+        self.hints.append(None)
+        before = text[:cursor]
+        self.lines = text.split("\n")
+        if text.endswith("\n") and len(self.lines) > 1:
+            self.lines.pop()  # vim has no empty line after the final newline
+        self.pos = (len(before) - before.rfind("\n") - 1, before.count("\n"))
+        self._shown = False  # s:on_move: llama#fim_hide, then s:fim_try_hint
+        self._try_hint(*self.pos)
+        self._fim(None, prev=[])
+
+    async def settle(self) -> None:
+        """Wait until no request is in flight and none is waiting on llama.vim's retry timer."""
+        while self._busy or self._timer is not None or self._tasks:
+            await asyncio.sleep(0.005)
+
+    def _line(self, y: int) -> str:
+        """getline(): out-of-range lines read as empty."""
+        return self.lines[y] if 0 <= y < len(self.lines) else ""
+
+    # -- llama.vim, function by function ------------------------------------------------------
+    def _ctx_local(self, x: int, y: int, prev: list[str]) -> dict[str, Any]:
+        """s:fim_ctx_local: prefix lines, cursor line split at the cursor, suffix lines."""
+        lines_suffix = self.lines[y + 1 : y + 1 + self.cfg.n_suffix]
+        if not prev:
+            line_cur = self._line(y)
+            cur_prefix, cur_suffix = line_cur[:x], line_cur[x:]
+            lines_prefix = self.lines[max(0, y - self.cfg.n_prefix) : y]
+            indent = len(line_cur) - len(line_cur.lstrip())
+            if not line_cur.strip():
+                indent, cur_prefix, cur_suffix = 0, "", ""
+        else:
+            line_cur = self._line(y) + prev[0] if len(prev) == 1 else prev[-1]
+            cur_prefix, cur_suffix, indent = line_cur, "", self._indent_last
+            lines_prefix = self.lines[max(0, y - self.cfg.n_prefix + len(prev) - 1) : y]
+            if len(prev) > 1:
+                lines_prefix += [self._line(y) + prev[0], *prev[1:-1]]
+        return {
+            "prefix": "\n".join(lines_prefix) + "\n",
+            "middle": cur_prefix,
+            "suffix": cur_suffix + "\n" + "\n".join(lines_suffix) + "\n",
+            "indent": indent,
+            "line_cur_suffix": cur_suffix,
+        }
+
+    def _cache_get(self, key: str) -> dict[str, Any] | None:
+        """s:cache_get, which also refreshes the key's LRU position."""
+        if key in self.cache:
+            self.cache.move_to_end(key)
+        return self.cache.get(key)
+
+    def _fim(self, pos: tuple[int, int] | None, prev: list[str]) -> None:
+        """llama#fim(is_auto=true, use_cache=true): one request in flight, the rest retry."""
+        if self._busy:  # "avoid sending repeated requests too fast": retry on a 100 ms timer
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = asyncio.get_running_loop().call_later(
+                self.cfg.retry_ms / 1000, self._retry, pos, prev
+            )
+            return
+        x, y = pos or self.pos
+        c = self._ctx_local(x, y, prev)
+        if len(c["line_cur_suffix"]) > self.cfg.max_line_suffix:
+            return
+        hashes = [_vim_hash(c["prefix"], c["middle"], c["suffix"])]
+        prefix_trim = c["prefix"]
+        for _ in range(3):
+            prefix_trim = re.sub(r"^[^\n]*\n", "", prefix_trim, count=1)
+            if not prefix_trim:
+                break
+            hashes.append(_vim_hash(prefix_trim, c["middle"], c["suffix"]))
+        if any(self._cache_get(h) is not None for h in hashes):
+            return
+        self._indent_last = c["indent"]
+        t_max_predict_ms = self.cfg.t_max_predict_ms if prev else 250  # first: quick
+        body = {"id_slot": 0, "input_prefix": c["prefix"], "input_suffix": c["suffix"]}
+        body |= {"input_extra": [], "prompt": c["middle"], "n_predict": self.cfg.n_predict}
+        body |= {"stop": [], "n_indent": c["indent"], "top_k": 1, "top_p": 0.90}  # top_k 1: greedy
+        body |= {"samplers": ["top_k", "top_p", "infill"], "stream": False, "cache_prompt": True}
+        body |= {"t_max_prompt_ms": self.cfg.t_max_prompt_ms, "t_max_predict_ms": t_max_predict_ms}
+        body["response_fields"] = RESPONSE_FIELDS.split()
+        rec = RequestRecord(len(self.key_times) - 1, bool(prev), time.perf_counter())
+        self._busy = True
+        task = asyncio.get_running_loop().create_task(self._request(body, hashes, rec))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _retry(self, pos: tuple[int, int] | None, prev: list[str]) -> None:
+        """The retry timer fired: llama#fim again, for the cursor position as it is now."""
+        self._timer = None
+        self._fim(pos, prev)
+
+    async def _request(self, body: dict[str, Any], hashes: list[str], rec: RequestRecord) -> None:
+        """POST /infill, then s:fim_on_response (cache it, maybe show it), then s:fim_on_exit."""
+        self.requests.append(rec)
+        try:
+            r = await asyncio.to_thread(_http, self.url, body)
+            rec.end = time.perf_counter()
+            rec.content, rec.truncated = r.get("content", ""), r.get("truncated", False)
+            rec.tokens_cached = r.get("tokens_cached", 0)
+            for name in ("prompt_n", "cache_n", "predicted_n", "prompt_ms", "predicted_ms"):
+                setattr(rec, name, r.get(f"timings/{name}", getattr(rec, name)))
+            for h in hashes:
+                self.cache[h] = r
+                self.cache.move_to_end(h)
+                if len(self.cache) > self.cfg.max_cache_keys:
+                    self.cache.popitem(last=False)
+            if not self._shown or not self._can_accept:
+                self._try_hint(*self.pos)
+        except (OSError, ValueError) as exc:
+            rec.end, rec.error = time.perf_counter(), str(exc)
+        finally:
+            self._busy = False
+
+    def _try_hint(self, x: int, y: int) -> None:
+        """s:fim_try_hint: exact cache hit, or a cached answer the user has typed into."""
+        c = self._ctx_local(x, y, [])
+        content: str | None = None
+        hit = self._cache_get(_vim_hash(c["prefix"], c["middle"], c["suffix"]))
+        if hit is not None:
+            content = hit.get("content", "")
+        else:
+            pm, best = c["prefix"] + c["middle"], 0
+            for i in range(min(128, len(pm))):
+                cached = self._cache_get(_vim_hash(pm[: len(pm) - 1 - i], "", c["suffix"]))
+                if cached is None or cached.get("content", "")[: i + 1] != pm[len(pm) - 1 - i :]:
+                    continue
+                rest = cached.get("content", "")[i + 1 :]
+                if rest and (content is None or len(rest) > best):
+                    best = best if content is None else len(rest)
+                    content = rest
+        if content is not None:
+            self._render(x, y, content)
+            if self._shown and self.cfg.speculative:
+                self._fim((x, y), prev=self._shown_content)
+
+    def _render(self, x: int, y: int, text: str) -> None:
+        """s:fim_render: drop suggestions that repeat existing text, then show the rest."""
+        content = text.split("\n")
+        while content and content[-1] == "":
+            content.pop()
+        can_accept = bool(content)
+        content = content or [""]
+        line_cur = self._line(y)
+        if not line_cur.strip():
+            lead = min(len(content[0]) - len(content[0].lstrip()), len(line_cur))
+            line_cur, content[0] = content[0][:lead], content[0][lead:]
+        cur_prefix, cur_suffix = line_cur[:x], line_cur[x:]
+        n = len(content)
+        if n > 1 and content[0] == "" and content[1:] == self.lines[y + 1 : y + n]:
+            content = [""]
+        if n == 1 and content[0] == cur_suffix:
+            content = [""]
+        cmp_y = y + 1
+        while cmp_y < len(self.lines) - 1 and not self._line(cmp_y).strip():
+            cmp_y += 1
+        if cur_prefix + content[0] == self._line(cmp_y) and (
+            n == 1
+            or (n == 2 and self._line(cmp_y + 1).startswith(content[-1]))
+            or (n > 2 and content[1:] == self.lines[cmp_y + 1 : cmp_y + n])
+        ):
+            content = [""]
+        content[-1] += cur_suffix
+        can_accept = can_accept and bool("\n".join(content).strip())
+        self._shown, self._can_accept, self._shown_content = True, can_accept, content
+        if can_accept and self.shown_at and self.shown_at[-1] is None:
+            self.shown_at[-1], self.hints[-1] = time.perf_counter(), "\n".join(content)
+
+
+# -- self-check -------------------------------------------------------------------------------
+async def _self_check() -> int:
+    """Type 20 characters at 10/s into a new line in the middle of lsp_server/engine.py."""
+    from statistics import median
+
+    from tests.tiny_model import write_bench_model
+
+    binary = llama_server_binary()
+    if binary is None:
+        return 1
+    lines = Path("lsp_server/engine.py").read_text().split("\n")
+    y = next(i for i in range(len(lines) // 2, len(lines)) if lines[i].startswith(" " * 8))
+    indent = lines[y][: len(lines[y]) - len(lines[y].lstrip())]
+    head, tail = "\n".join(lines[: y + 1]) + "\n" + indent, "\n" + "\n".join(lines[y + 1 :])
+    typed = "total = len(items) +"
+    with tempfile.TemporaryDirectory() as tmp:
+        model = write_bench_model(Path(tmp) / "bench.gguf")
+        async with LlamaServer(binary, model) as server:
+            print(f"llama-server {server.url}, log {server.log_path}")
+            peer = LlamaVimPeer(server.url)
+            await peer.key(head + tail, len(head))  # the Enter that opened the line: warm-up
+            await peer.settle()
+            warm = len(peer.requests)
+            t0 = time.perf_counter()
+            for i in range(1, len(typed) + 1):
+                await asyncio.sleep(max(0.0, t0 + i * 0.1 - time.perf_counter()))
+                await peer.key(head + typed[:i] + tail, len(head) + i)
+            await peer.settle()
+    print(f"warm-up: {peer.requests[0]}")
+    for r in peer.requests[warm:]:
+        print(
+            f"  key {r.key:2d} spec={int(r.speculative)} {1000 * (r.end - r.start):6.1f} ms "
+            f"prompt_n={r.prompt_n} cache_n={r.cache_n} predicted_n={r.predicted_n} "
+            f"tokens_cached={r.tokens_cached} content={r.content!r}"
+        )
+    lat = [1000 * (s - t) for t, s in zip(peer.key_times[1:], peer.shown_at[1:]) if s is not None]
+    p50 = f"{median(lat):.0f} ms" if lat else "n/a"
+    print(
+        f"{len(lat)}/{len(typed)} keystrokes showed a hint; p50 key->hint {p50}; "
+        f"{len(peer.requests) - warm} requests ({sum(r.speculative for r in peer.requests)} "
+        f"speculative)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(_self_check()))
