@@ -81,17 +81,18 @@ def llama_server_binary(log: Callable[[str], None] = print) -> Path | None:
             _run([cmake, "-B", "build", *CMAKE_FLAGS.split()], src, logfile)
             _run([cmake, "--build", "build", "--target", "llama-server", "-j2"], src, logfile)
             stage = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=cache.parent))
-            shutil.copytree(src / "build" / "bin", stage, dirs_exist_ok=True)
-            ldd = subprocess.run(["ldd", str(stage / "llama-server")], capture_output=True)
-            if b"not found" in ldd.stdout:
-                shutil.rmtree(stage)
-                raise RuntimeError(f"llama-server misses shared libraries: {ldd.stdout!r}")
-            try:
-                stage.rename(cache)  # atomic: a killed build never leaves a half-filled cache
-            except OSError:  # another process finished first
+            try:  # the whole bin dir, in case a build links shared libraries next to the binary
+                shutil.copytree(src / "build" / "bin", stage, dirs_exist_ok=True)
+                _run([str(stage / "llama-server"), "--version"], stage, logfile)  # it loads
+                with contextlib.suppress(OSError):
+                    stage.rename(cache)  # atomic: a killed build never leaves a half-done cache
+            finally:  # gone if renamed; else a failed check, or another process finished first
                 shutil.rmtree(stage, ignore_errors=True)
     except (OSError, RuntimeError, StopIteration, tarfile.TarError) as exc:
         log(f"building llama-server failed ({exc or type(exc).__name__}); the peer is skipped")
+        return None
+    if not (cache / "llama-server").is_file():
+        log(f"could not move llama-server into {cache}; the peer is skipped")
         return None
     log(f"llama-server built in {time.perf_counter() - t0:.0f} s: {cache / 'llama-server'}")
     return cache / "llama-server"
@@ -107,8 +108,10 @@ FIM_TEXTS = {
 
 def fim_token_ids(model_path: Path | str) -> dict[str, int] | None:
     """Find the FIM token ids by text, since llama.cpp does not recognise Seed-Coder's tokens."""
-    import gguf
-
+    try:
+        import gguf  # a test dependency: the bench model is written with it too
+    except ImportError:
+        return None
     field = gguf.GGUFReader(str(model_path)).fields.get("tokenizer.ggml.tokens")
     if field is None:
         return None
@@ -132,7 +135,7 @@ def _http(url: str, body: dict[str, Any] | None = None, timeout: float = 600.0) 
         return json.loads(resp.read() or b"null")
 
 
-SERVER_ARGS = "--host 127.0.0.1 -np 1 --cache-reuse 256 -b 512 -ub 512"  # one slot, as llama.vim
+SERVER_ARGS = "--host 127.0.0.1 -np 1 --cache-reuse 256"  # one slot, as llama.vim's presets
 
 
 class LlamaServer:
@@ -144,9 +147,11 @@ class LlamaServer:
         model: Path,
         ctx: int = 4096,
         threads: int | None = None,
+        batch: int = 512,
         spm_infill: bool = True,
     ) -> None:
         self.binary, self.model, self.ctx, self.threads = binary, model, ctx, threads
+        self.batch = batch  # /infill keeps 3/4 batch of prefix and 1/4 of suffix tokens
         self.spm_infill = spm_infill  # Seed-Coder is trained suffix-first; Qwen would be False
         fd, log_path = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
         os.close(fd)
@@ -157,7 +162,7 @@ class LlamaServer:
     def command(self, port: int) -> list[str]:
         """The command line: one slot, llama.vim's cache reuse, FIM ids forced by text."""
         cmd = [str(self.binary), "-m", str(self.model), "--port", str(port), "-c", str(self.ctx)]
-        cmd += SERVER_ARGS.split()
+        cmd += [*SERVER_ARGS.split(), "-b", str(self.batch), "-ub", str(self.batch)]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
         for key, token_id in (fim_token_ids(self.model) or {}).items():
@@ -233,26 +238,17 @@ def _vim_hash(prefix: str, middle: str, suffix: str) -> str:
     return hashlib.sha256((prefix + middle + "Î" + suffix).encode()).hexdigest()
 
 
-@dataclass
-class VimConfig:
-    """llama.vim's g:llama_config defaults that matter here, plus two switches of this peer."""
-
-    n_prefix: int = 256
-    n_suffix: int = 64
-    n_predict: int = 128
-    t_max_prompt_ms: int = 500
-    t_max_predict_ms: int = 1000  # the first request of a position gets 250 (llama#fim)
-    max_line_suffix: int = 8
-    max_cache_keys: int = 250
-    retry_ms: float = 100.0  # llama#fim's timer while a request is in flight
-    speculative: bool = True  # after showing a hint, request the position after accepting it
-
-
 class LlamaVimPeer:
     """Replays keystrokes as llama.vim (ggml-org/llama.vim autoload/llama.vim, auto_fim) does."""
 
-    def __init__(self, url: str, config: VimConfig | None = None) -> None:
-        self.url, self.cfg = url.rstrip("/") + "/infill", config or VimConfig()
+    n_prefix, n_suffix, n_predict = 256, 64, 128  # g:llama_config defaults that matter here
+    t_max_prompt_ms, t_max_predict_ms = 500, 1000  # a position's first request gets 250 ms
+    max_line_suffix, max_cache_keys = 8, 250
+    retry_ms = 100.0  # llama#fim's timer while a request is in flight
+
+    def __init__(self, url: str, speculative: bool = True) -> None:
+        self.url = url.rstrip("/") + "/infill"
+        self.speculative = speculative  # after showing a hint, ask for the text after accepting it
         self.cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.lines: list[str] = [""]
         self.pos = (0, 0)  # (column, line), 0-based
@@ -295,18 +291,18 @@ class LlamaVimPeer:
     # -- llama.vim, function by function ------------------------------------------------------
     def _ctx_local(self, x: int, y: int, prev: list[str]) -> dict[str, Any]:
         """s:fim_ctx_local: prefix lines, cursor line split at the cursor, suffix lines."""
-        lines_suffix = self.lines[y + 1 : y + 1 + self.cfg.n_suffix]
+        lines_suffix = self.lines[y + 1 : y + 1 + self.n_suffix]
         if not prev:
             line_cur = self._line(y)
             cur_prefix, cur_suffix = line_cur[:x], line_cur[x:]
-            lines_prefix = self.lines[max(0, y - self.cfg.n_prefix) : y]
+            lines_prefix = self.lines[max(0, y - self.n_prefix) : y]
             indent = len(line_cur) - len(line_cur.lstrip())
             if not line_cur.strip():
                 indent, cur_prefix, cur_suffix = 0, "", ""
         else:
             line_cur = self._line(y) + prev[0] if len(prev) == 1 else prev[-1]
             cur_prefix, cur_suffix, indent = line_cur, "", self._indent_last
-            lines_prefix = self.lines[max(0, y - self.cfg.n_prefix + len(prev) - 1) : y]
+            lines_prefix = self.lines[max(0, y - self.n_prefix + len(prev) - 1) : y]
             if len(prev) > 1:
                 lines_prefix += [self._line(y) + prev[0], *prev[1:-1]]
         return {
@@ -329,12 +325,12 @@ class LlamaVimPeer:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer = asyncio.get_running_loop().call_later(
-                self.cfg.retry_ms / 1000, self._retry, pos, prev
+                self.retry_ms / 1000, self._retry, pos, prev
             )
             return
         x, y = pos or self.pos
         c = self._ctx_local(x, y, prev)
-        if len(c["line_cur_suffix"]) > self.cfg.max_line_suffix:
+        if len(c["line_cur_suffix"]) > self.max_line_suffix:
             return
         hashes = [_vim_hash(c["prefix"], c["middle"], c["suffix"])]
         prefix_trim = c["prefix"]
@@ -346,12 +342,12 @@ class LlamaVimPeer:
         if any(self._cache_get(h) is not None for h in hashes):
             return
         self._indent_last = c["indent"]
-        t_max_predict_ms = self.cfg.t_max_predict_ms if prev else 250  # first: quick
+        t_max_predict_ms = self.t_max_predict_ms if prev else 250  # first: quick
         body = {"id_slot": 0, "input_prefix": c["prefix"], "input_suffix": c["suffix"]}
-        body |= {"input_extra": [], "prompt": c["middle"], "n_predict": self.cfg.n_predict}
+        body |= {"input_extra": [], "prompt": c["middle"], "n_predict": self.n_predict}
         body |= {"stop": [], "n_indent": c["indent"], "top_k": 1, "top_p": 0.90}  # top_k 1: greedy
         body |= {"samplers": ["top_k", "top_p", "infill"], "stream": False, "cache_prompt": True}
-        body |= {"t_max_prompt_ms": self.cfg.t_max_prompt_ms, "t_max_predict_ms": t_max_predict_ms}
+        body |= {"t_max_prompt_ms": self.t_max_prompt_ms, "t_max_predict_ms": t_max_predict_ms}
         body["response_fields"] = RESPONSE_FIELDS.split()
         rec = RequestRecord(len(self.key_times) - 1, bool(prev), time.perf_counter())
         self._busy = True
@@ -377,7 +373,7 @@ class LlamaVimPeer:
             for h in hashes:
                 self.cache[h] = r
                 self.cache.move_to_end(h)
-                if len(self.cache) > self.cfg.max_cache_keys:
+                if len(self.cache) > self.max_cache_keys:
                     self.cache.popitem(last=False)
             if not self._shown or not self._can_accept:
                 self._try_hint(*self.pos)
@@ -405,7 +401,7 @@ class LlamaVimPeer:
                     content = rest
         if content is not None:
             self._render(x, y, content)
-            if self._shown and self.cfg.speculative:
+            if self._shown and self.speculative:
                 self._fim((x, y), prev=self._shown_content)
 
     def _render(self, x: int, y: int, text: str) -> None:
@@ -451,7 +447,9 @@ async def _self_check() -> int:
     binary = llama_server_binary()
     if binary is None:
         return 1
-    lines = Path("lsp_server/engine.py").read_text().split("\n")
+    lines = (
+        (Path(__file__).resolve().parent.parent / "lsp_server/engine.py").read_text().split("\n")
+    )
     y = next(i for i in range(len(lines) // 2, len(lines)) if lines[i].startswith(" " * 8))
     indent = lines[y][: len(lines[y]) - len(lines[y].lstrip())]
     head, tail = "\n".join(lines[: y + 1]) + "\n" + indent, "\n" + "\n".join(lines[y + 1 :])

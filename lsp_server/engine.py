@@ -72,6 +72,7 @@ class Engine:
         self.load_error: str | None = None
         self.crashes = 0
         self.starts = 0
+        self.evaluated_tokens = 0  # prompt tokens decoded by every job so far (prefills too)
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -274,6 +275,7 @@ class Engine:
             job.partial += msg["text"]
             return
         self._jobs.pop(job.seq, None)
+        self.evaluated_tokens += int(msg.get("stats", {}).get("evaluated_tokens", 0))
         if kind == "error":
             job.future.set_exception(EngineError(msg["message"]))
         else:

@@ -16,7 +16,7 @@ MIN_SHIFT_CHUNK = 32  # shorter matches are not worth a shift (and may be coinci
 
 @dataclass(frozen=True)
 class Move:
-    """Keep cache positions [src, src + length) at position dst (dst < src): a shift by dst - src."""
+    """Keep cache positions [src, src + length) at dst (dst <= src): shifted by dst - src."""
 
     src: int
     dst: int

@@ -360,11 +360,20 @@ class Scheduler:
 
     # -- background work ---------------------------------------------------------------------
     def _after_shown(self, state: DocState, prefix: str, suffix: str, shown: Suggestion) -> None:
-        """The engine is idle once a suggestion is shown: prepare the state after accepting it,
-        then grow a window that was shrunk for a cold start."""
+        """Once the user pauses on a shown suggestion (no key within 1.5x the typing pace),
+        prepare the state after accepting it, then grow a window shrunk for a cold start."""
+        delay = min(state.pace * 1.5, ADAPTIVE_DEBOUNCE_MAX_S) if state.pace else 0.0
+        ticket = state.ticket
+        asyncio.get_running_loop().call_later(
+            delay, self._background, state, ticket, prefix, suffix, shown
+        )
+
+    def _background(
+        self, state: DocState, ticket: int, prefix: str, suffix: str, shown: Suggestion
+    ) -> None:
         engine, settings = self.engine(), self.settings()
-        if engine is None or state.flight is not None:
-            return
+        if engine is None or state.ticket != ticket or state.flight is not None:
+            return  # typing went on, or the engine is busy for this document
         if settings.speculative:
             accepted = prefix + shown.text
             after = suffix[shown.replace_chars :]

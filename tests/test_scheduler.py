@@ -380,7 +380,8 @@ async def test_speculative_next_suggestion_after_a_shown_one() -> None:
     await asyncio.sleep(0.01)
     accepted = await sched.complete("u", PREFIX + "x = 1", SUFFIX)
     assert (accepted.source, accepted.suggestion) == ("cache", Suggestion("\n    return x", 0))
-    assert sched.counters.generations == 1 and len(engine.jobs) == 3  # and the next speculation
+    await until(lambda: len(engine.jobs) == 3)  # and the next speculation, after a short pause
+    assert sched.counters.generations == 1
     assert engine.jobs[2].payload["prefix"] == PREFIX + "x = 1\n    return x"
 
 
@@ -390,6 +391,7 @@ async def test_capped_window_grows_in_the_background_and_gives_way_to_keys() -> 
     await until(lambda: engine.jobs)
     engine.jobs[0].future.set_result({"text": INFILL, "stats": {"capped": True}})
     await task
+    await until(lambda: any(p.payload.get("uncapped") for p in engine.prefills))
     grow = [p for p in engine.prefills if p.payload.get("uncapped")]
     assert len(grow) == 1 and sched.counters.grows == 1 and not grow[0].cancelled
     nxt = asyncio.ensure_future(sched.complete("u", PREFIX + "q", SUFFIX))
@@ -397,4 +399,28 @@ async def test_capped_window_grows_in_the_background_and_gives_way_to_keys() -> 
     assert grow[0].cancelled  # the keystroke goes first; the grow resumes after its answer
     engine.jobs[1].future.set_result({"text": "= 1", "stats": {"capped": True}})
     await nxt
-    assert sched.counters.grows == 2
+    await until(lambda: sched.counters.grows == 2)
+
+
+async def test_no_background_work_while_the_user_keeps_typing() -> None:
+    """Speculation waits for a pause (1.5x the typing pace): a key before that cancels it."""
+    now = [0.0]
+    engine = FakeEngine()
+    settings = dataclasses.replace(DEFAULTS, debounceMs=0, speculative=True)
+    sched = Scheduler(lambda: engine, lambda: settings, clock=lambda: now[0])
+
+    def job_for(prefix: str) -> FakeJob | None:
+        return next((j for j in engine.jobs if j.payload["prefix"] == prefix), None)
+
+    for i in range(4):  # a key every 0.1 s: once the pace is known, background work waits 0.15 s
+        now[0] += 0.1
+        prefix = PREFIX + "x" * i
+        task = asyncio.ensure_future(sched.complete("u", prefix, SUFFIX))
+        await until(lambda prefix=prefix: job_for(prefix) is not None)
+        job_for(prefix).finish(" = 1")  # type: ignore[union-attr]
+        assert (await task).source == "model"
+    # Only the first answer (no typing rhythm yet) was followed by a speculation at once.
+    assert sched.counters.speculations == 1
+    await asyncio.sleep(0.2)  # the pause
+    assert sched.counters.speculations == 2
+    assert engine.jobs[-1].payload["prefix"] == PREFIX + "xxx = 1"

@@ -1,0 +1,105 @@
+"""The typing the benchmark replays, as plain data: every client policy gets the same keys.
+
+A session opens a file at a cursor and then sends keys at a fixed pace. Texts come from this
+repository's sources: a file larger than the context window (so the window is cut and, while
+typing, must stay cheap to move), a line typed in its middle, and a fresh file for the cold start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIG_SOURCES = ("lsp_server/runner.py", "lsp_server/scheduler.py", "lsp_server/server.py")
+COLD_SOURCE = "lsp_server/context.py"
+
+
+@dataclass
+class Session:
+    """One typing session: the document, where the cursor starts, what is typed."""
+
+    name: str  # "type", "accept"
+    cps: float  # characters per second
+    text: str  # the document when the session starts
+    cursor: int  # character offset
+    keys: list[str]  # one entry per keystroke (a character, or "<accept>")
+    description: str = ""
+    extra: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def gap(self) -> float:
+        return 1.0 / self.cps
+
+
+def big_file() -> str:
+    """About 1,000 lines of Python: larger than a 4,096-token context."""
+    return "\n\n".join((REPO / p).read_text(encoding="utf-8") for p in BIG_SOURCES)
+
+
+def typed_line(text: str, near: int, *, chars: int, skip: int = 0) -> tuple[int, str]:
+    """Offset of the start of a code line near character `near` (after its indentation) whose
+    text is at least `chars` long, and that text; `skip` such lines are passed over."""
+    lines = text.splitlines(keepends=True)
+    offset, found = 0, -1
+    for line in lines:
+        if offset >= near and len(line.strip()) >= chars and not line.lstrip().startswith("#"):
+            found += 1
+            if found == skip:
+                indent = len(line) - len(line.lstrip())
+                return offset + indent, line.strip()[:chars]
+        offset += len(line)
+    raise ValueError("no line long enough")
+
+
+def sessions(cps_values: tuple[float, ...], *, chars: int = 38) -> list[Session]:
+    """For each pace: type a line in the middle of the big file (its original line removed,
+    a new line), then ask for a suggestion, accept it and type on."""
+    text = big_file()
+    out: list[Session] = []
+    for n, cps in enumerate(cps_values):
+        start, line = typed_line(text, len(text) // 2, chars=chars, skip=2 * n)
+        end = text.index("\n", start)
+        doc = text[:start] + text[end:]  # the line's own text is what the user types
+        out.append(
+            Session(
+                "type",
+                cps,
+                doc,
+                start,
+                list(line),
+                f"type {len(line)} chars ({line[:24]!r}...) on a line in the middle of a "
+                f"{doc.count(chr(10)) + 1}-line file, {cps:g} chars/s",
+            )
+        )
+        at, _ = typed_line(text, len(text) // 3, chars=20, skip=n)
+        indent = _indent(text, at)
+        line_start = at - indent
+        a_doc = text[:line_start] + text[line_start:at] + "\n" + text[line_start:]
+        cursor = at  # the end of the new, indented, empty line
+        keys = ["<accept>", *list("x = 1")]
+        out.append(
+            Session(
+                "accept",
+                cps,
+                a_doc,
+                cursor,
+                keys,
+                f"on a new line: accept the suggestion, then type 5 chars, {cps:g} chars/s",
+            )
+        )
+    return out
+
+
+def _indent(text: str, offset: int) -> int:
+    """Indentation width of the line holding `offset`."""
+    start = text.rfind("\n", 0, offset) + 1
+    line = text[start:offset]
+    return len(line) - len(line.lstrip())
+
+
+def cold_document() -> tuple[str, int]:
+    """A file not opened before, cursor at the start of a line in its second half."""
+    text = (REPO / COLD_SOURCE).read_text(encoding="utf-8")
+    cursor, _ = typed_line(text, int(len(text) * 0.6), chars=10)
+    return text, cursor
