@@ -98,9 +98,9 @@ async def _cold(server: LspServer) -> dict[str, Any]:
 
 def run_peer(model: Path, cps: tuple[float, ...], settings: dict[str, Any]) -> dict[str, Any]:
     """llama-server with llama.vim's policy on the same sessions (skipped if it cannot run)."""
-    from benchmarks import peer
+    from benchmarks import peer_driver
 
-    return peer.run(model, cps, settings)
+    return peer_driver.run(model, cps, settings)
 
 
 def _git_head() -> str:

@@ -30,6 +30,7 @@ class KeyRecord:
 
     t_key: float
     shown_at: float | None = None
+    t_asked: float | None = None  # when the client asked for this state
     text: str = ""
 
 
@@ -232,8 +233,9 @@ class Driver:
         items = list(getattr(result, "items", None) or [])
         if not items:
             res.notes.append("no suggestion at the opening cursor")
+        await asyncio.sleep(1.2)  # reading: background work (speculation, a cold window's growth)
         steps, quiet = -1, 0
-        while quiet < 3:
+        while quiet < 10:  # a decode step (a batch of 512 prompt tokens) can take 0.4 s
             await asyncio.sleep(0.1)
             now = (await self.server.stats())["decode_steps"]
             quiet = quiet + 1 if now == steps else 0
@@ -272,6 +274,7 @@ class Driver:
     def _send(self, doc: Doc, res: SessionResult, k: int) -> None:
         msg_id = self._next_id()
         fut = doc.request(msg_id)
+        res.keys[k].t_asked = time.perf_counter()
         res.requests += 1
         self.last_sent = k
         self.current = (msg_id, fut)

@@ -162,11 +162,14 @@ class LlamaServer:
     def command(self, port: int) -> list[str]:
         """The command line: one slot, llama.vim's cache reuse, FIM ids forced by text."""
         cmd = [str(self.binary), "-m", str(self.model), "--port", str(port), "-c", str(self.ctx)]
-        cmd += [*SERVER_ARGS.split(), "-b", str(self.batch), "-ub", str(self.batch)]
+        # llama-server's default micro-batch (512), as the language server's worker uses
+        cmd += [*SERVER_ARGS.split(), "-b", str(self.batch), "-ub", str(min(self.batch, 512))]
         if self.threads:
             cmd += ["--threads", str(self.threads)]
-        for key, token_id in (fim_token_ids(self.model) or {}).items():
-            cmd += ["--override-kv", f"tokenizer.ggml.{key}_token_id=int:{token_id}"]
+        ids = fim_token_ids(self.model) or {}
+        if ids:  # one comma-separated --override-kv: repeated flags keep only the last one
+            overrides = [f"tokenizer.ggml.{key}_token_id=int:{tid}" for key, tid in ids.items()]
+            cmd += ["--override-kv", ",".join(overrides)]
         return cmd + (["--spm-infill"] if self.spm_infill else [])
 
     async def start(self, timeout: float = 120.0) -> None:

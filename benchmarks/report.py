@@ -39,6 +39,10 @@ def summarize(sessions: list[dict[str, Any]], cps: float) -> dict[str, Any]:
         "last_key_ms": _r((last["shown_at"] - last["t_key"]) * 1000)
         if last and last["shown_at"] is not None
         else None,
+        # Neovim 0.12 asks only after its 200 ms timer: from its request, what the server owes
+        "last_asked_ms": _r((last["shown_at"] - (last.get("t_asked") or last["t_key"])) * 1000)
+        if last and last["shown_at"] is not None
+        else None,
         "evaluated_tokens": sum(s["evaluated_tokens"] for s in mine),
         "decode_steps": sum(s["decode_steps"] for s in mine),
         "generations": sum(s["generations"] for s in mine),
@@ -110,12 +114,13 @@ def verdict(table: dict[str, Any], cold: dict[str, Any]) -> list[dict[str, Any]]
                 )
             )
             limit = 2 * (peer["p95_ms"] or 0)
-            ok = row["last_key_ms"] is not None and row["last_key_ms"] <= limit
+            ok = row["last_asked_ms"] is not None and row["last_asked_ms"] <= limit
             out.append(
                 _check(
-                    f"{pace}/s last key's suggestion <= 2x peer p95, {name} policy",
+                    f"{pace}/s last key's suggestion, from the client's request, <= 2x peer p95, "
+                    f"{name} policy",
                     ok,
-                    f"{row['last_key_ms']} vs {limit:.1f} ms",
+                    f"{row['last_asked_ms']} vs {limit:.1f} ms",
                 )
             )
             out.append(
@@ -176,7 +181,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [f"Peer skipped: {result['peer_skipped']}.", ""]
     lines += [
         "| contestant | chars/s | keys | shown while typing | p50 / p95 ms | last key ms "
-        "| requests answered | prompt tokens evaluated | decode steps |",
+        "(from its request) | requests answered | prompt tokens evaluated | decode steps |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name in CONTESTANTS:
@@ -184,7 +189,8 @@ def markdown(result: dict[str, Any]) -> str:
             steps = row["decode_steps"] if name != "peer" else f"~{row['decode_steps']}"
             lines.append(
                 f"| {LABELS[name]} | {pace} | {row['keys']} | {row['shown']} | "
-                f"{row['p50_ms']} / {row['p95_ms']} | {row['last_key_ms']} | "
+                f"{row['p50_ms']} / {row['p95_ms']} | {row['last_key_ms']} "
+                f"({row['last_asked_ms']}) | "
                 f"{row['answered']}/{row['requests']} | {row['evaluated_tokens']} | {steps} |"
             )
     lines += [

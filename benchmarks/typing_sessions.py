@@ -99,7 +99,9 @@ def _indent(text: str, offset: int) -> int:
 
 
 def cold_document() -> tuple[str, int]:
-    """A file not opened before, cursor at the start of a line in its second half."""
+    """A file not opened before, the cursor on a new indented line in its second half (at the
+    end of a line: llama.vim does not ask when more than 8 characters follow the cursor)."""
     text = (REPO / COLD_SOURCE).read_text(encoding="utf-8")
-    cursor, _ = typed_line(text, int(len(text) * 0.6), chars=10)
-    return text, cursor
+    at, _ = typed_line(text, int(len(text) * 0.6), chars=10)
+    line_start = at - _indent(text, at)
+    return text[:at] + "\n" + text[line_start:], at

@@ -177,6 +177,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             "load_ms",
             "safe_cpu",
             "can_shift",
+            "threads",
         ):
             print(f"{key}: {info.get(key)}")
         print(

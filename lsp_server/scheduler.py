@@ -28,6 +28,10 @@ from .suggestion_cache import SuggestionCache
 log = logging.getLogger("seed_coder_lsp.scheduler")
 PACE_WINDOW_S = 0.4  # longer gaps are pauses (reading, thinking), not typing rhythm
 ADAPTIVE_DEBOUNCE_MAX_S = 0.25
+EAGER_PAUSE_S = 0.1  # an edit not followed by a request this soon: start its generation
+EAGER_CLIENT_S = 30.0  # ... if the document had an inline request this recently
+GROW_PAUSE_S = 1.0  # growing a cold window takes seconds: only once the user stops to read
+WARM_TOKENS = 64  # a generation that evaluated more was a cold start, not a keystroke's cost
 
 
 class EngineLike(Protocol):
@@ -53,6 +57,7 @@ class Counters:
     requests: int = 0
     generations: int = 0
     speculations: int = 0
+    eager: int = 0  # generations started by an edit before the client asked
     cache_hits: int = 0
     prefills: int = 0
     grows: int = 0
@@ -93,6 +98,7 @@ class DocState:
     grow_job: Any = None
     grow_wanted: bool = False  # the last window was shrunk for a cold start
     last_request: float | None = None  # monotonic seconds
+    edits: int = 0
     pace: float | None = None  # typical gap between keystrokes, seconds
 
 
@@ -131,7 +137,8 @@ class Scheduler:
         self.docs: dict[str, DocState] = {}
         self.cache = SuggestionCache()
         self.counters = Counters()
-        self.cost: float | None = None  # seconds a generation takes, moving average
+        self.cost: float | None = None  # seconds a keystroke's generation takes, moving average
+        self.last_uri: str | None = None  # where the user works: background work is for it
 
     # -- document events ---------------------------------------------------------------------
     def forget(self, uri: str) -> None:
@@ -147,15 +154,50 @@ class Scheduler:
             if job is not None:
                 engine.cancel(job)
 
-    def on_change(self, uri: str, text: str) -> None:
-        """An edit: stop the document's generation at once if its result can no longer be
-        shown (clients that ask only after a pause would otherwise let it run)."""
-        state, engine = self.docs.get(uri), self.engine()
-        flight = state.flight if state else None
-        if flight is None or engine is None or flight.cancelled or flight.speculative:
+    def _leave(self, uri: str | None) -> None:
+        """The user moved to another document: its background work is of no use now."""
+        state, engine = self.docs.get(uri or ""), self.engine()
+        if state is None or engine is None:
             return
-        if not self._showable_in(flight, text):
-            self._stop(engine, flight)
+        if state.flight is not None and state.flight.speculative:
+            self._stop(engine, state.flight)
+        self._cancel_grow(engine, state)
+
+    def on_change(self, uri: str, text: str, cursor: int | None = None) -> None:
+        """An edit: stop the document's generation at once if its result can no longer be
+        shown (clients that ask only after a pause would otherwise let it run). If no request
+        follows within EAGER_PAUSE_S, start the generation for the cursor the edit left, so a
+        client that asks after its own pause timer (Neovim 0.12: 200 ms) finds it done."""
+        state, engine = self.docs.get(uri), self.engine()
+        if state is None or engine is None:
+            return
+        state.edits += 1
+        flight = state.flight
+        if flight is not None and not flight.cancelled and not flight.speculative:
+            if not self._showable_in(flight, text):
+                self._stop(engine, flight)
+        recent = state.last_request is not None and (
+            self.clock() - state.last_request < EAGER_CLIENT_S
+        )
+        if cursor is not None and 0 <= cursor <= len(text) and recent:
+            asyncio.get_running_loop().call_later(
+                EAGER_PAUSE_S, self._eager, state, state.ticket, state.edits, text, cursor
+            )
+
+    def _eager(self, state: DocState, ticket: int, edits: int, text: str, cursor: int) -> None:
+        """The pause after an edit: generate for it unless a request came or typing went on."""
+        engine = self._idle(state, ticket)
+        if engine is None or state.edits != edits:
+            return
+        prefix, suffix = text[:cursor], text[cursor:]
+        if self.cache.get(prefix, suffix) is not None:
+            return
+        settings = self.settings()
+        self._cancel_grow(engine, state)
+        self._prefill(engine, state, prefix, suffix, settings)
+        job = engine.submit(**payload(prefix, suffix, settings, state.hint))
+        self.counters.eager += 1
+        self._launch(state, prefix, suffix, job, owner=None)
 
     # -- the request path --------------------------------------------------------------------
     async def complete(
@@ -163,6 +205,9 @@ class Scheduler:
     ) -> Answer:
         """Answer one inline request; newer requests for the same document supersede this one."""
         self.counters.requests += 1
+        if uri != self.last_uri:
+            self._leave(self.last_uri)
+            self.last_uri = uri
         state = self.docs.setdefault(uri, DocState())
         state.ticket += 1
         ticket = state.ticket
@@ -316,8 +361,10 @@ class Scheduler:
             state.hint = out.window
         if out.cancelled:
             return
-        total = float(out.stats.get("total_ms", 0.0)) / 1000
-        self.cost = total if self.cost is None else 0.7 * self.cost + 0.3 * total
+        spent = float(out.stats.get("generate_ms", 0.0))
+        if int(out.stats.get("evaluated_tokens", 0)) <= WARM_TOKENS:
+            spent += float(out.stats.get("prompt_ms", 0.0))
+        self.cost = spent / 1000 if self.cost is None else 0.7 * self.cost + 0.3 * spent / 1000
         state.grow_wanted = bool(out.stats.get("capped"))
         source = "speculative" if flight.speculative else "model"
         self.on_stats({**out.stats, "source": source})
@@ -363,34 +410,49 @@ class Scheduler:
         """Once the user pauses on a shown suggestion (no key within 1.5x the typing pace),
         prepare the state after accepting it, then grow a window shrunk for a cold start."""
         delay = min(state.pace * 1.5, ADAPTIVE_DEBOUNCE_MAX_S) if state.pace else 0.0
-        ticket = state.ticket
-        asyncio.get_running_loop().call_later(
-            delay, self._background, state, ticket, prefix, suffix, shown
-        )
+        loop, ticket = asyncio.get_running_loop(), state.ticket
+        loop.call_later(delay, self._speculate, state, ticket, prefix, suffix, shown)
+        if state.grow_wanted:
+            loop.call_later(GROW_PAUSE_S, self._grow, state, ticket, prefix, suffix)
 
-    def _background(
+    def _idle(self, state: DocState, ticket: int) -> EngineLike | None:
+        """The engine, if the user has not typed since and is still in this document."""
+        engine = self.engine()
+        current = self.docs.get(self.last_uri or "") is state
+        if engine is None or state.ticket != ticket or state.flight is not None or not current:
+            return None
+        return engine
+
+    def _speculate(
         self, state: DocState, ticket: int, prefix: str, suffix: str, shown: Suggestion
     ) -> None:
-        engine, settings = self.engine(), self.settings()
-        if engine is None or state.ticket != ticket or state.flight is not None:
-            return  # typing went on, or the engine is busy for this document
-        if settings.speculative:
+        engine, settings = self._idle(state, ticket), self.settings()
+        if engine is not None and settings.speculative:
             accepted = prefix + shown.text
             after = suffix[shown.replace_chars :]
             if self.cache.get(accepted, after) is None:
                 job = engine.submit(**payload(accepted, after, settings, state.hint))
                 self.counters.speculations += 1
                 self._launch(state, accepted, after, job, owner=None, speculative=True)
-        if state.grow_wanted and (state.grow_job is None or state.grow_job.done):
+
+    def _grow(self, state: DocState, ticket: int, prefix: str, suffix: str) -> None:
+        """The full window, evaluated while the user reads (after a cold start's small one)."""
+        engine = self._idle(state, ticket)
+        if engine is None or not state.grow_wanted:
+            return
+        if state.grow_job is None or state.grow_job.done:
+            settings = self.settings()
             state.grow_job = engine.submit(
                 "prefill", uncapped=True, **payload(prefix, suffix, settings, None)
             )
             self.counters.grows += 1
 
     def _cancel_grow(self, engine: EngineLike, state: DocState) -> None:
-        """A keystroke needs the engine now: the background grow gives way (and resumes later)."""
+        """A keystroke needs the engine now: the background grow gives way (and resumes after
+        the next pause). It replaced the cached small window: prefill that again."""
         if state.grow_job is not None and not state.grow_job.done:
             engine.cancel(state.grow_job)
+            state.prefill_key = None
         state.grow_job = None
 
     def _prefill(

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from lsprotocol import types
@@ -250,6 +250,17 @@ def cursor_offset(doc: TextDocument, position: types.Position) -> int | None:
     return positions.offset_at(doc.source, position.line, position.character, encoding_of(doc))
 
 
+def edit_cursor(doc: TextDocument, changes: Sequence[Any]) -> int | None:
+    """Where typing leaves the cursor: after the text of the last change (None for a whole-text
+    replacement, which says nothing about the cursor)."""
+    last = changes[-1] if changes else None
+    rng = getattr(last, "range", None)
+    if last is None or rng is None:
+        return None
+    start = positions.offset_at(doc.source, rng.start.line, rng.start.character, encoding_of(doc))
+    return None if start is None else start + len(last.text)
+
+
 def item_range(doc: TextDocument, offset: int, suggestion: Suggestion) -> types.Range:
     """The exact range the text replaces: empty at the cursor, or over auto-closed brackets."""
     text, enc = doc.source, encoding_of(doc)
@@ -299,9 +310,10 @@ def on_configuration(ls: SeedCoderServer, params: types.DidChangeConfigurationPa
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 def on_change(ls: SeedCoderServer, params: types.DidChangeTextDocumentParams) -> None:
     """After pygls applied the edit: stop a generation whose result can no longer be shown."""
-    text = ls.text_of(params.text_document.uri)
-    if text is not None:
-        ls.scheduler.on_change(params.text_document.uri, text)
+    uri = params.text_document.uri
+    doc = ls.document(uri)
+    if doc is not None:
+        ls.scheduler.on_change(uri, doc.source, edit_cursor(doc, params.content_changes))
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)

@@ -29,7 +29,7 @@ class Settings:
     enable: bool = True
     fimTemplate: str = "auto"
     completionFallback: bool = True  # textDocument/completion for clients without inline completion
-    threads: int = 0  # 0 = llama.cpp's choice
+    threads: int = 0  # 0 = one per physical core (what llama.cpp itself picks)
     logLevel: str = "info"
 
     def engine_key(self) -> tuple[Any, ...]:

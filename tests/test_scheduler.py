@@ -385,7 +385,10 @@ async def test_speculative_next_suggestion_after_a_shown_one() -> None:
     assert engine.jobs[2].payload["prefix"] == PREFIX + "x = 1\n    return x"
 
 
-async def test_capped_window_grows_in_the_background_and_gives_way_to_keys() -> None:
+async def test_capped_window_grows_in_the_background_and_gives_way_to_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("lsp_server.scheduler.GROW_PAUSE_S", 0.01)
     sched, engine = make()
     task = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
     await until(lambda: engine.jobs)
@@ -397,6 +400,7 @@ async def test_capped_window_grows_in_the_background_and_gives_way_to_keys() -> 
     nxt = asyncio.ensure_future(sched.complete("u", PREFIX + "q", SUFFIX))
     await until(lambda: len(engine.jobs) == 2)
     assert grow[0].cancelled  # the keystroke goes first; the grow resumes after its answer
+    assert len(engine.prefills) == 3  # the small window, evaluated again by a prefill
     engine.jobs[1].future.set_result({"text": "= 1", "stats": {"capped": True}})
     await nxt
     await until(lambda: sched.counters.grows == 2)
@@ -424,3 +428,56 @@ async def test_no_background_work_while_the_user_keeps_typing() -> None:
     await asyncio.sleep(0.2)  # the pause
     assert sched.counters.speculations == 2
     assert engine.jobs[-1].payload["prefix"] == PREFIX + "xxx = 1"
+
+
+async def test_background_work_is_for_the_document_in_use() -> None:
+    """Speculation for a document the user left is stopped when another one asks."""
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=0, speculative=True))
+    task = asyncio.ensure_future(sched.complete("a", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].finish("x = 1")
+    await task
+    await until(lambda: len(engine.jobs) == 2)
+    spec = engine.jobs[1]
+    other = asyncio.ensure_future(sched.complete("b", "y = ", SUFFIX))
+    await until(lambda: len(engine.jobs) == 3)
+    assert spec.cancelled
+    engine.jobs[2].finish("2")
+    assert (await other).suggestion == Suggestion("2", 0)
+
+
+async def test_edit_pause_starts_the_generation_before_the_client_asks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Neovim 0.12 asks 200 ms after the last key: the server starts at 100 ms, so the
+    request finds the suggestion ready (and VS Code, asking at once, never triggers it)."""
+    monkeypatch.setattr("lsp_server.scheduler.EAGER_PAUSE_S", 0.02)
+    sched, engine = make()
+    first = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].finish(" = 1")
+    await first
+    text = PREFIX + "z" + SUFFIX
+    sched.on_change("u", text, len(PREFIX) + 1)  # typed "z"; no request follows
+    await until(lambda: len(engine.jobs) == 2)
+    assert engine.jobs[1].payload["prefix"] == PREFIX + "z" and sched.counters.eager == 1
+    engine.jobs[1].finish(" = 2")
+    await asyncio.sleep(0.01)
+    answer = await sched.complete("u", PREFIX + "z", SUFFIX)  # the client's request, later
+    assert (answer.source, answer.suggestion) == ("cache", Suggestion(" = 2", 0))
+    assert sched.counters.generations == 1
+    # An edit followed at once by a request (VS Code) starts nothing extra.
+    sched.on_change("u", PREFIX + "zq" + SUFFIX, len(PREFIX) + 2)
+    task = asyncio.ensure_future(sched.complete("u", PREFIX + "zq", SUFFIX))
+    await until(lambda: len(engine.jobs) == 3)
+    engine.jobs[2].finish(" = 3")
+    await task
+    await asyncio.sleep(0.05)
+    assert sched.counters.eager == 1 and len(engine.jobs) == 3
+
+
+async def test_no_eager_generation_for_documents_never_asked_about() -> None:
+    sched, engine = make()
+    sched.on_change("u", PREFIX + SUFFIX, len(PREFIX))
+    await asyncio.sleep(0.2)
+    assert engine.jobs == [] and sched.counters.eager == 0
