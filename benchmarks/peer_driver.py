@@ -18,7 +18,7 @@ UBATCH = 512
 
 def run(model: Path, cps: tuple[float, ...], settings: dict[str, Any]) -> dict[str, Any]:
     """Build or find llama-server, then the cold start and every session; or why it skipped."""
-    from benchmarks import peer
+    from benchmarks import llama_server as peer
 
     binary = peer.llama_server_binary(log=lambda line: print(line, flush=True))
     if binary is None:
@@ -26,8 +26,9 @@ def run(model: Path, cps: tuple[float, ...], settings: dict[str, Any]) -> dict[s
     if peer.fim_token_ids(model) is None:
         return {"skipped": "the model has no FIM tokens for /infill"}
     ctx = int(settings.get("contextLength", 4096))
-    server = peer.LlamaServer(binary, model, ctx=ctx, threads=settings.get("threads"),
-                              batch=PEER_BATCH)
+    server = peer.LlamaServer(
+        binary, model, ctx=ctx, threads=settings.get("threads"), batch=PEER_BATCH
+    )
     return asyncio.run(_run(server, cps))
 
 

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import ctypes
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .context import Budget, choose_window
-from .fim import ALL_MARKER_TEXTS, assemble, detect, split_markers
+from .fim import assemble, detect
+from .hardware import cold_tokens, has_amx, measure_speed, physical_cores
 from .kv_reuse import ReusePlan, plan_reuse
+from .sampler import Sampler
+from .vocabulary import Vocabulary
 
 INSTRUCT_HINTS = ("instruct", "chat", "-it-", "-it.", "assistant")
 N_BATCH = 512  # llama.cpp's default: full prompt throughput
 TOKENIZE_LINES = 16  # text is tokenized in blocks of this many lines (the window's step)
-COLD_MIN_TOKENS = 256  # a cold window never shrinks below this
-GEN_ESTIMATE_TOKENS = 16  # what the latency target reserves for generating a first line
 
 
 @dataclass
@@ -70,58 +70,6 @@ class Cancelled(Exception):
     """llama.cpp aborted a decode because the job was cancelled."""
 
 
-def has_amx() -> bool:
-    """Whether this CPU reports AMX, whose llama.cpp kernels crash on quantized weights."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            return any(line.startswith("flags") and " amx" in line for line in f)
-    except OSError:
-        return False
-
-
-def physical_cores() -> int:
-    """Cores without their hyperthread siblings, as llama.cpp (and llama-server) count them:
-    llama-cpp-python's own default (half the logical CPUs) halves generation speed on machines
-    without hyperthreading."""
-    import glob
-    import os
-
-    siblings = set()
-    for path in glob.glob("/sys/devices/system/cpu/cpu[0-9]*/topology/thread_siblings_list"):
-        try:
-            with open(path, encoding="ascii") as f:
-                siblings.add(f.read().strip())
-        except OSError:
-            continue
-    if siblings:
-        return len(siblings)
-    return max(1, (os.cpu_count() or 2) // 2)
-
-
-def line_blocks(text: str, lines: int = TOKENIZE_LINES) -> list[str]:
-    """Text cut after every `lines` line breaks: each block tokenizes the same wherever the
-    window starts, so a moved window's tokens match the cached ones."""
-    out, start, count = [], 0, 0
-    i = text.find("\n")
-    while i >= 0:
-        count += 1
-        if count == lines:
-            out.append(text[start : i + 1])
-            start, count = i + 1, 0
-        i = text.find("\n", i + 1)
-    if start < len(text) or not out:
-        out.append(text[start:])
-    return out
-
-
-def cold_tokens(speed: dict[str, float], target_ms: float) -> int:
-    """Prompt tokens that can be evaluated from scratch within the latency target, leaving time
-    to generate a first line (speed: the warm-up's prompt_tps and gen_tps)."""
-    gen_ms = GEN_ESTIMATE_TOKENS * 1000 / max(speed["gen_tps"], 1e-3)
-    budget_ms = max(0.0, target_ms - gen_ms)
-    return max(COLD_MIN_TOKENS, int(speed["prompt_tps"] * budget_ms / 1000))
-
-
 class Runner:
     """llama.cpp model, vocabulary facts and the KV-reusing generation loop."""
 
@@ -137,10 +85,10 @@ class Runner:
         t0 = time.perf_counter()
         self.llm = self._load()
         self.load_ms = (time.perf_counter() - t0) * 1000
-        self.vocab = self.llm._model.vocab
-        self.n_vocab = self.llm.n_vocab()
-        self.special_text = self._special_texts()
-        self.fim, warning = detect(self.lookup, config.fim_template)
+        self.words = Vocabulary(llama_cpp, self.llm)
+        self.vocab, self.n_vocab = self.words.vocab, self.words.n_vocab
+        self.special_text, self.tokenize = self.words.special_text, self.words.tokenize
+        self.fim, warning = detect(self.words.lookup, config.fim_template)
         if warning:
             self.warnings.append(warning)
         if self.fim is None:
@@ -149,9 +97,7 @@ class Runner:
                 "the cursor only (use a FIM model such as Seed-Coder-8B-Base for infills)"
             )
         self.bos = self.llm.token_bos() if self.llm._model.add_bos_token() else None
-        self.stop_ids = self._stop_ids()
-        self.markers = tuple(sorted(set(self.special_text) | set(ALL_MARKER_TEXTS)))
-        self.tok_cache: OrderedDict[str, list[int]] = OrderedDict()
+        self.stop_ids = self.words.stop_ids()
         self.should_abort: Callable[[], bool] = lambda: False
         self._install_abort()
         mem = llama_cpp.llama_get_memory(self.llm._ctx.ctx)
@@ -164,7 +110,8 @@ class Runner:
                 f"model {name.strip()!r} looks like an instruct/chat variant; FIM completion "
                 "works best with a base model (Seed-Coder-8B-Base)"
             )
-        self.speed = self._measure_speed()
+        sample = self.tokenize("def f(x):\n    return x + 1\n\n" * 128)
+        self.speed = measure_speed(self.llm, sample)
 
     def _disable_extra_buffers(self) -> None:
         """Load without repacked weight buffers (the AMX kernels crash on quantized weights)."""
@@ -211,82 +158,6 @@ class Runner:
 
         self._abort_ref = _abort  # keep the C callback alive
         self.llama_cpp.llama_set_abort_callback(self.llm._ctx.ctx, _abort, ctypes.c_void_p(0))
-
-    def _measure_speed(self) -> dict[str, float]:
-        """Prompt and generation tokens/s from a short warm-up: sizes cold windows to a target."""
-        llm = self.llm
-        sample = self.tokenize("def f(x):\n    return x + 1\n\n" * 16)[:128] or [0] * 8
-        sample = sample[: max(8, min(len(sample), llm.n_ctx() // 4))]
-        llm.reset()
-        llm.eval(sample)  # the first decodes pay one-time setup (threads, graph allocation)
-        llm.reset()
-        t0 = time.perf_counter()
-        llm.eval(sample)
-        t1 = time.perf_counter()
-        gen = 8
-        for token in sample[:gen]:
-            llm.eval([token])
-        t2 = time.perf_counter()
-        llm.reset()
-        return {
-            "prompt_tps": round(len(sample) / max(t1 - t0, 1e-6), 1),
-            "gen_tps": round(gen / max(t2 - t1, 1e-6), 1),
-        }
-
-    def _special_texts(self) -> dict[str, int]:
-        """Text -> id for control and user-defined tokens: where FIM and stop marks live."""
-        lc = self.llama_cpp
-        wanted = lc.LLAMA_TOKEN_ATTR_CONTROL | lc.LLAMA_TOKEN_ATTR_USER_DEFINED
-        out: dict[str, int] = {}
-        for i in range(self.n_vocab):
-            if lc.llama_vocab_get_attr(self.vocab, i) & wanted:
-                text = lc.llama_vocab_get_text(self.vocab, i)
-                if text:
-                    out.setdefault(text.decode("utf-8", errors="replace"), i)
-        return out
-
-    def lookup(self, text: str) -> int | None:
-        """Id of a token whose text is exactly `text` and that tokenizes as that one token."""
-        tid = self.special_text.get(text)
-        if tid is None:
-            return None
-        ids = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        return tid if ids == [tid] else None
-
-    def _stop_ids(self) -> frozenset[int]:
-        """End of generation, end of turn, every FIM mark and every control token."""
-        lc = self.llama_cpp
-        ids = {i for t, i in self.special_text.items() if t in ALL_MARKER_TEXTS}
-        ids |= {
-            i
-            for i in self.special_text.values()
-            if lc.llama_vocab_get_attr(self.vocab, i) & lc.LLAMA_TOKEN_ATTR_CONTROL
-        }
-        ids.add(self.llm.token_eos())
-        eot = lc.llama_vocab_eot(self.vocab)
-        if eot >= 0:
-            ids.add(eot)
-        return frozenset(ids)
-
-    def tokenize(self, text: str) -> list[int]:
-        """Document text to ids, block by block (cached), special parsing off, marks split."""
-        ids: list[int] = []
-        for block in line_blocks(text):
-            ids.extend(self._tokenize_block(block))
-        return ids
-
-    def _tokenize_block(self, text: str) -> list[int]:
-        cached = self.tok_cache.get(text)
-        if cached is not None:
-            self.tok_cache.move_to_end(text)
-            return cached
-        ids: list[int] = []
-        for piece in split_markers(text, self.markers):
-            ids.extend(self.llm.tokenize(piece.encode("utf-8"), add_bos=False, special=False))
-        self.tok_cache[text] = ids
-        if len(self.tok_cache) > 1024:
-            self.tok_cache.popitem(last=False)
-        return ids
 
     def info(self) -> dict[str, Any]:
         """What doctor and the server report about the loaded model."""
@@ -469,7 +340,7 @@ class Runner:
         t1 = time.perf_counter()
         stats.prompt_ms = (t1 - t0) * 1000
         out = bytearray()
-        sampler = _Sampler(float(req.get("temperature", 0.0)), int(req.get("seed", 0)))
+        sampler = Sampler(float(req.get("temperature", 0.0)), int(req.get("seed", 0)))
         deadline = t1 + float(req.get("max_time_ms", 1500)) / 1000
         reason = "max_tokens"
         for _ in range(max_tokens):
@@ -519,27 +390,3 @@ class Runner:
 
         ptr = self.llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
-
-
-class _Sampler:
-    """Greedy at temperature 0 (deterministic); otherwise top-k 40 / top-p 0.95 sampling."""
-
-    def __init__(self, temperature: float, seed: int) -> None:
-        import numpy as np
-
-        self.temperature = temperature
-        self.rng = np.random.default_rng(seed or None)
-
-    def pick(self, logits: Any) -> int:
-        import numpy as np
-
-        if self.temperature <= 0:
-            return int(np.argmax(logits))
-        top = np.argpartition(logits, -40)[-40:]
-        scaled = logits[top] / self.temperature
-        probs = np.exp(scaled - scaled.max())
-        probs /= probs.sum()
-        order = np.argsort(-probs)
-        keep = order[: int(np.searchsorted(np.cumsum(probs[order]), 0.95)) + 1]
-        p = probs[keep] / probs[keep].sum()
-        return int(top[keep][self.rng.choice(len(keep), p=p)])

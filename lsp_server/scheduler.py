@@ -17,10 +17,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from .completion import finish, payload
+from .flights import Answer, Counters, DocState, EngineLike, Flight, consistent
 from .postprocess import Suggestion
 from .settings import Settings
 from .suggestion_cache import SuggestionCache
@@ -32,90 +32,6 @@ EAGER_PAUSE_S = 0.1  # an edit not followed by a request this soon: start its ge
 EAGER_CLIENT_S = 30.0  # ... if the document had an inline request this recently
 GROW_PAUSE_S = 1.0  # growing a cold window takes seconds: only once the user stops to read
 WARM_TOKENS = 64  # a generation that evaluated more was a cold start, not a keystroke's cost
-
-
-class EngineLike(Protocol):
-    """What the scheduler needs from an engine."""
-
-    @property
-    def ready(self) -> bool: ...
-
-    @property
-    def restartable(self) -> bool: ...
-
-    def submit(self, op: str = "complete", **payload: Any) -> Any: ...
-
-    def cancel(self, job: Any) -> None: ...
-
-    def wasted_steps(self, job: Any, result: dict[str, Any]) -> int: ...
-
-
-@dataclass
-class Counters:
-    """What happened on the keystroke path, for tests, logs and benchmarks."""
-
-    requests: int = 0
-    generations: int = 0
-    speculations: int = 0
-    eager: int = 0  # generations started by an edit before the client asked
-    cache_hits: int = 0
-    prefills: int = 0
-    grows: int = 0
-    attached: int = 0
-    superseded: int = 0
-    stopped: int = 0  # generations stopped because their result could no longer be shown
-    cancelled: int = 0
-    not_ready: int = 0
-    wasted_steps: int = 0
-    errors: int = 0
-
-
-@dataclass
-class Flight:
-    """A generation in progress for one document."""
-
-    prefix: str
-    suffix: str
-    job: Any
-    speculative: bool = False
-    owner: int | None = None  # ticket of the request that waits for it
-    cancelled: bool = False  # stopping: never wait for it
-    landed: asyncio.Future[None] | None = None  # set once its result is in the cache
-    stats: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
-
-
-@dataclass
-class DocState:
-    """Per-document scheduling state."""
-
-    ticket: int = 0
-    flight: Flight | None = None
-    wake: asyncio.Future[None] | None = None  # resolved when a newer request arrives
-    hint: tuple[int, int] | None = None
-    prefill_key: tuple[int, str, str] | None = None  # (worker, text before the line, suffix)
-    prefill_job: Any = None
-    grow_job: Any = None
-    grow_wanted: bool = False  # the last window was shrunk for a cold start
-    last_request: float | None = None  # monotonic seconds
-    edits: int = 0
-    pace: float | None = None  # typical gap between keystrokes, seconds
-
-
-@dataclass
-class Answer:
-    """A request's answer plus how it was produced."""
-
-    suggestion: Suggestion | None
-    source: str  # "model", "cache", "attached", "superseded", "not-ready", "empty", "error"
-    stats: dict[str, Any] = field(default_factory=dict)
-
-
-def consistent(partial: str, typed: str) -> bool:
-    """Typed text that a generation which has produced `partial` so far can still complete."""
-    if not typed:
-        return True
-    return bool(partial) and (partial.startswith(typed) or typed.startswith(partial))
 
 
 class Scheduler:
@@ -173,9 +89,9 @@ class Scheduler:
             return
         state.edits += 1
         flight = state.flight
-        if flight is not None and not flight.cancelled and not flight.speculative:
-            if not self._showable_in(flight, text):
-                self._stop(engine, flight)
+        live = flight is not None and not flight.cancelled and not flight.speculative
+        if live and flight is not None and not self._showable_in(flight, text):
+            self._stop(engine, flight)
         recent = state.last_request is not None and (
             self.clock() - state.last_request < EAGER_CLIENT_S
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lsp_server.kv_reuse import Move, plan_reuse
-from lsp_server.runner import line_blocks
+from lsp_server.vocabulary import line_blocks
 from tests.conftest import RunnerFactory
 from tests.tiny_model import DEFAULT_INFILL
 

@@ -192,7 +192,7 @@ async def test_closed_document_cancels_its_generation() -> None:
 
 
 def test_debounce_follows_generation_cost_against_typing_pace() -> None:
-    from lsp_server.scheduler import DocState
+    from lsp_server.flights import DocState
 
     sched, _ = make()
     base = dataclasses.replace(DEFAULTS, debounceMs=30)

@@ -157,3 +157,19 @@ def test_engine_key_and_field_names() -> None:
     assert dataclasses.replace(a, contextLength=8192).engine_key() != a.engine_key()
     assert settings_field_names()[:3] == ["model", "gpuLayers", "contextLength"]
     assert len(settings_field_names()) == 16
+
+
+def test_vscode_settings_match_the_server_defaults() -> None:
+    """Every server setting is a seedCoder.* setting of the extension, with the same default."""
+    import json
+    from pathlib import Path
+
+    pkg = Path(__file__).resolve().parent.parent / "editors" / "vscode" / "package.json"
+    props = json.loads(pkg.read_text(encoding="utf-8"))["contributes"]["configuration"][
+        "properties"
+    ]
+    for name in settings_field_names():
+        default = getattr(DEFAULTS, name)
+        if isinstance(default, tuple):
+            default = list(default)
+        assert props[f"seedCoder.{name}"]["default"] == default, name

@@ -1,0 +1,84 @@
+"""Facts about the machine that the engine tunes itself to: cores, AMX, measured speed."""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import time
+from typing import Any
+
+COLD_MIN_TOKENS = 256  # a cold window never shrinks below this
+GEN_ESTIMATE_TOKENS = 16  # what the latency target reserves for generating a first line
+WARMUP_TOKENS = 1024  # the longer of the warm-up's two prompts ...
+WARMUP_LONG_MS = 100.0  # ... measured only if the shorter one (128) took less than this
+
+
+def has_amx() -> bool:
+    """Whether this CPU reports AMX, whose llama.cpp kernels crash on quantized weights."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            return any(line.startswith("flags") and " amx" in line for line in f)
+    except OSError:
+        return False
+
+
+def physical_cores() -> int:
+    """Cores without their hyperthread siblings, as llama.cpp (and llama-server) count them:
+    llama-cpp-python's own default (half the logical CPUs) halves generation speed on machines
+    without hyperthreading."""
+    siblings = set()
+    for path in glob.glob("/sys/devices/system/cpu/cpu[0-9]*/topology/thread_siblings_list"):
+        try:
+            with open(path, encoding="ascii") as f:
+                siblings.add(f.read().strip())
+        except OSError:
+            continue
+    if siblings:
+        return len(siblings)
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def cold_tokens(speed: dict[str, float], target_ms: float) -> int:
+    """Prompt tokens that can be evaluated from scratch within the latency target, leaving time
+    to generate a first line: the largest n with n * (a + b * n) ms within the budget."""
+    gen_ms = GEN_ESTIMATE_TOKENS * 1000 / max(speed["gen_tps"], 1e-3)
+    budget_ms = max(0.0, target_ms - gen_ms)
+    a = speed.get("prompt_ms_per_token") or 1000 / max(speed["prompt_tps"], 1e-3)
+    b = speed.get("prompt_ms_per_token2") or 0.0
+    n = budget_ms / a if b <= 0 else (math.sqrt(a * a + 4 * b * budget_ms) - a) / (2 * b)
+    return max(COLD_MIN_TOKENS, int(n))
+
+
+def measure_speed(llm: Any, sample: list[int]) -> dict[str, float]:
+    """A short warm-up: prompt cost at two lengths (per-token cost grows with the length,
+    attention) and generation speed, to size cold windows to a latency target."""
+    short_n = max(8, min(len(sample), 128, llm.n_ctx() // 8))
+    long_n = max(short_n + 8, min(len(sample), WARMUP_TOKENS, llm.n_ctx() // 2))
+    llm.reset()
+    llm.eval(sample[:8])  # the first decodes pay one-time setup (threads, graph allocation)
+    times = []
+    for n in (short_n, long_n):
+        llm.reset()
+        t0 = time.perf_counter()
+        llm.eval(sample[:n])
+        times.append((time.perf_counter() - t0) * 1000)
+        if times[0] > WARMUP_LONG_MS:  # slow hardware: the longer prompt would take seconds
+            times.append(times[0] * long_n / short_n)
+            break
+    t1 = time.perf_counter()
+    gen = 8
+    for token in sample[:gen]:
+        llm.eval([token])
+    gen_ms = (time.perf_counter() - t1) * 1000
+    llm.reset()
+    # ms per token at length n: a + b * n, from the two lengths
+    per_short, per_long = times[0] / short_n, times[1] / long_n
+    slope = max(0.0, (per_long - per_short) / (long_n - short_n))
+    base = max(1e-6, per_short - slope * short_n)
+    return {
+        "prompt_tps": round(1000 / (base + slope * 512), 1),  # at a 512-token prompt
+        "prompt_ms_per_token": round(base, 6),
+        "prompt_ms_per_token2": round(slope, 9),
+        "gen_tps": round(gen * 1000 / max(gen_ms, 1e-3), 1),
+    }
