@@ -40,7 +40,9 @@ def summarize(sessions: list[dict[str, Any]], cps: float) -> dict[str, Any]:
         if last and last["shown_at"] is not None
         else None,
         # Neovim 0.12 asks only after its 200 ms timer: from its request, what the server owes
-        "last_asked_ms": _r((last["shown_at"] - (last.get("t_asked") or last["t_key"])) * 1000)
+        "last_asked_ms": _r(
+            max(0.0, last["shown_at"] - (last.get("t_asked") or last["t_key"])) * 1000
+        )
         if last and last["shown_at"] is not None
         else None,
         "evaluated_tokens": sum(s["evaluated_tokens"] for s in mine),

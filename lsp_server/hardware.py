@@ -10,8 +10,8 @@ from typing import Any
 
 COLD_MIN_TOKENS = 256  # a cold window never shrinks below this
 GEN_ESTIMATE_TOKENS = 16  # what the latency target reserves for generating a first line
-WARMUP_TOKENS = 1024  # the longer of the warm-up's two prompts ...
-WARMUP_LONG_MS = 100.0  # ... measured only if the shorter one (128) took less than this
+WARMUP_LENGTHS = (384, 1536)  # prompt lengths of the warm-up's speed fit ...
+WARMUP_BUDGET_MS = 1500.0  # ... measured only if a 64-token probe says they fit in this
 
 
 def has_amx() -> bool:
@@ -52,33 +52,36 @@ def cold_tokens(speed: dict[str, float], target_ms: float) -> int:
 
 def measure_speed(llm: Any, sample: list[int]) -> dict[str, float]:
     """A short warm-up: prompt cost at two lengths (per-token cost grows with the length,
-    attention) and generation speed, to size cold windows to a latency target."""
-    short_n = max(8, min(len(sample), 128, llm.n_ctx() // 8))
-    long_n = max(short_n + 8, min(len(sample), WARMUP_TOKENS, llm.n_ctx() // 2))
+    attention) and generation speed, to size cold windows to a latency target. Slow hardware
+    gets one short probe only (the longer prompts would take seconds at every load)."""
+    probe_n = max(8, min(len(sample), 64, llm.n_ctx() // 8))
+    lengths = [max(16, min(len(sample), n, llm.n_ctx() // 2)) for n in WARMUP_LENGTHS]
     llm.reset()
     llm.eval(sample[:8])  # the first decodes pay one-time setup (threads, graph allocation)
-    times = []
-    for n in (short_n, long_n):
-        llm.reset()
-        t0 = time.perf_counter()
-        llm.eval(sample[:n])
-        times.append((time.perf_counter() - t0) * 1000)
-        if times[0] > WARMUP_LONG_MS:  # slow hardware: the longer prompt would take seconds
-            times.append(times[0] * long_n / short_n)
-            break
+    points = [(probe_n, _timed_eval(llm, sample[:probe_n]))]
+    if points[0][1] * WARMUP_LENGTHS[-1] / probe_n <= WARMUP_BUDGET_MS and lengths[0] < lengths[1]:
+        points = [(n, _timed_eval(llm, sample[:n])) for n in lengths]
     t1 = time.perf_counter()
     gen = 8
     for token in sample[:gen]:
         llm.eval([token])
     gen_ms = (time.perf_counter() - t1) * 1000
     llm.reset()
-    # ms per token at length n: a + b * n, from the two lengths
-    per_short, per_long = times[0] / short_n, times[1] / long_n
-    slope = max(0.0, (per_long - per_short) / (long_n - short_n))
-    base = max(1e-6, per_short - slope * short_n)
+    # ms per token at length n: a + b * n, through the two longest points
+    (n1, t1_ms), (n2, t2_ms) = points[0], points[-1]
+    slope = max(0.0, (t2_ms / n2 - t1_ms / n1) / (n2 - n1)) if n2 > n1 else 0.0
+    base = max(1e-6, t1_ms / n1 - slope * n1)
     return {
         "prompt_tps": round(1000 / (base + slope * 512), 1),  # at a 512-token prompt
         "prompt_ms_per_token": round(base, 6),
         "prompt_ms_per_token2": round(slope, 9),
         "gen_tps": round(gen * 1000 / max(gen_ms, 1e-3), 1),
     }
+
+
+def _timed_eval(llm: Any, tokens: list[int]) -> float:
+    """Milliseconds to evaluate `tokens` from an empty cache."""
+    llm.reset()
+    t0 = time.perf_counter()
+    llm.eval(tokens)
+    return (time.perf_counter() - t0) * 1000

@@ -22,7 +22,7 @@ class Settings:
     maxTimeMs: int = 1500  # generation time budget; once spent, stop at the next newline
     debounceMs: int = 0  # the engine paces requests: idle -> start at once
     adaptiveDebounce: bool = True  # wait for a pause when a generation costs more than a key gap
-    latencyTargetMs: int = 1000  # cold start: shrink the first window to answer within this
+    latencyTargetMs: int = 500  # cold start: shrink the first window to answer within this
     speculative: bool = True  # compute the next suggestion as if the shown one was accepted
     languages: tuple[str, ...] = ("*",)
     temperature: float = 0.0

@@ -25,7 +25,7 @@ def test_defaults() -> None:
         "maxTimeMs": 1500,
         "debounceMs": 0,
         "adaptiveDebounce": True,
-        "latencyTargetMs": 1000,
+        "latencyTargetMs": 500,
         "speculative": True,
         "languages": ("*",),
         "temperature": 0.0,
