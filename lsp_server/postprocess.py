@@ -298,3 +298,25 @@ def postprocess(
     if merged == rest:
         return None
     return Suggestion(merged.replace("\n", eol), len(rest))
+
+
+def settled(prefix: str, suffix: str, raw: str) -> bool:
+    """Whether more generated text can no longer change the suggestion, so generation may stop
+    early: mid-line, once the first line is complete; on a line of its own, once a later line
+    has begun that ends the cursor's block (dedented, starting with a word: not a closer)."""
+    rest = rest_of_line(suffix)
+    if is_auto_closed(rest):
+        return False  # closers may be merged from the text that follows: wait for the end
+    full = to_lf(raw)
+    if rest.strip():
+        return "\n" in full
+    lines = full.split("\n")
+    if len(lines) < 2:
+        return False
+    before = current_line_prefix(prefix)
+    kept = limit_to_block(before, full, next_nonblank_line(suffix), closers=False).split("\n")
+    if len(kept) >= len(lines):
+        return False
+    cut = lines[len(kept)]
+    complete = len(kept) < len(lines) - 1
+    return complete or bool(cut.strip()) and (cut.strip()[0].isalnum() or cut.strip()[0] == "_")

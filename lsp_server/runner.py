@@ -18,6 +18,7 @@ from .context import Budget, choose_window
 from .fim import assemble, detect
 from .hardware import cold_tokens, has_amx, measure_speed, physical_cores
 from .kv_reuse import ReusePlan, plan_reuse
+from .postprocess import settled
 from .sampler import Sampler
 from .vocabulary import Vocabulary
 
@@ -360,6 +361,9 @@ class Runner:
             if time.perf_counter() > deadline and b"\n" in piece:
                 reason = "time"
                 break
+            if b"\n" in out and self._settled(req, out):
+                reason = "settled"  # what follows cannot change the suggestion
+                break
             if stats.generated_tokens >= max_tokens:
                 break
             try:
@@ -373,6 +377,11 @@ class Runner:
         if reason == "time":
             text = text[: text.rfind("\n")]
         return self._finish(stats, text, window, t0, t1, reason)
+
+    @staticmethod
+    def _settled(req: dict[str, Any], out: bytearray) -> bool:
+        text = out.decode("utf-8", errors="ignore")
+        return settled(req.get("prefix", ""), req.get("suffix", ""), text)
 
     def _finish(
         self, stats: Stats, text: str, window: tuple[int, int], t0: float, t1: float, reason: str

@@ -1,0 +1,60 @@
+"""settled(): the engine may stop generating once more text cannot change the suggestion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lsp_server.postprocess import postprocess, settled
+from tests.conftest import RunnerFactory
+from tests.tiny_model import write_tiny_model
+
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "postprocess.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("case", GOLDEN, ids=[c["name"] for c in GOLDEN])
+def test_stopping_where_settled_gives_the_same_suggestion(case: dict[str, Any]) -> None:
+    """Every golden case, cut at every point where settled() says stop: same suggestion."""
+    prefix, suffix, raw = case["prefix"], case["suffix"], case["raw"]
+    stops = case.get("stop_texts", ())
+    final = postprocess(prefix, suffix, raw, stop_texts=stops)
+    for end in range(1, len(raw) + 1):
+        if settled(prefix, suffix, raw[:end]):
+            assert postprocess(prefix, suffix, raw[:end], stop_texts=stops) == final, end
+            break
+
+
+@pytest.mark.parametrize(
+    ("prefix", "suffix", "raw", "expected"),
+    [
+        ("x = ", ")\n", "f(1", False),  # auto-closed rest: wait for the end
+        ("x = ", "y\n", "1 +", False),
+        ("x = ", "y\n", "1 +\n", True),  # mid-line: the first line is all that is kept
+        ("def f():\n    ", "\n", "a = 1\n    b = 2", False),  # still inside the block
+        ("def f():\n    ", "\n", "a = 1\nre", True),  # a dedented word ends the block
+        ("if x {\n    ", "\n", "a()\n}", False),  # a closer might follow: "}" or "} else"
+        ("if x {\n    ", "\n", "a()\n}\nfoo", True),  # the closer line is complete
+        ("def f():\n    ", "\n", "a = 1", False),  # one line: anything may follow
+    ],
+)
+def test_settled_cases(prefix: str, suffix: str, raw: str, expected: bool) -> None:
+    assert settled(prefix, suffix, raw) is expected
+
+
+def test_generation_stops_once_the_block_ended(make_runner: RunnerFactory, tmp_path: Path) -> None:
+    """A model that writes past the block: the engine stops at the dedented line instead of
+    generating on to the end, and the suggestion is the same."""
+    model = write_tiny_model(tmp_path / "past.gguf", "a = 1\nprint(a)\nprint(a)\nprint(a)")
+    runner = make_runner(model)
+    runner.llm.reset()
+    req = {"prefix": "def f():\n    ", "suffix": "\n", "max_tokens": 64}
+    out = runner.generate(req, lambda: False, lambda: None, lambda t: None)
+    assert out.stats.stop_reason == "settled"
+    assert out.text.startswith("a = 1\nprint")
+    assert postprocess(req["prefix"], "\n", out.text) == postprocess(
+        req["prefix"], "\n", "a = 1\nprint(a)\nprint(a)\nprint(a)"
+    )
+    assert out.stats.generated_tokens < 6
