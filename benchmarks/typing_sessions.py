@@ -12,7 +12,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIG_SOURCES = ("lsp_server/runner.py", "lsp_server/scheduler.py", "lsp_server/server.py")
-COLD_SOURCE = "lsp_server/context.py"
+COLD_SOURCES = ("lsp_server/context.py", "lsp_server/postprocess.py", "lsp_server/fim.py")
 
 
 @dataclass
@@ -98,10 +98,15 @@ def _indent(text: str, offset: int) -> int:
     return len(line) - len(line.lstrip())
 
 
-def cold_document() -> tuple[str, int]:
+def cold_documents() -> list[tuple[str, int]]:
+    """Files not opened before, each with its cursor as cold_document places it."""
+    return [cold_document(path) for path in COLD_SOURCES]
+
+
+def cold_document(path: str) -> tuple[str, int]:
     """A file not opened before, the cursor on a new indented line in its second half (at the
     end of a line: llama.vim does not ask when more than 8 characters follow the cursor)."""
-    text = (REPO / COLD_SOURCE).read_text(encoding="utf-8")
+    text = (REPO / path).read_text(encoding="utf-8")
     at, _ = typed_line(text, int(len(text) * 0.6), chars=10)
     line_start = at - _indent(text, at)
     return text[:at] + "\n" + text[line_start:], at
