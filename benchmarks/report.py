@@ -241,7 +241,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
                 if k["shown_at"] is not None:
                     xs.append(i)
                     ys.append((k["shown_at"] - k["t_key"]) * 1000)
-            ax.plot(xs, ys, "o-", ms=3, label=f"{LABELS[name]} ({len(xs)} shown)")
+            ax.plot(xs, ys, "o", ms=3, label=f"{LABELS[name]} ({len(xs)} shown)")
         ax.set_title(f"typing a line at {pace} chars/s")
         ax.set_xlabel("keystroke")
         ax.set_ylabel("key -> suggestion, ms")
