@@ -204,6 +204,7 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {LABELS[name]} | {cold['ms']} | {cold['generate_ms']:.0f} | "
                 f"{cold['prompt_tokens']} | {cold['ms_per_token']} |"
             )
+    lines += ["", *session_table(result)]
     if result["verdict"]:
         lines += ["", "| target | met | numbers |", "| --- | --- | --- |"]
         lines += [
@@ -212,6 +213,25 @@ def markdown(result: dict[str, Any]) -> str:
         ]
     lines += ["", "Peer decode steps are estimated: generated tokens + prompt batches of 512.", ""]
     return "\n".join(lines)
+
+
+def session_table(result: dict[str, Any]) -> list[str]:
+    """The same numbers per session (typing a line; accept and type on)."""
+    lines = [
+        "| contestant | session | chars/s | keys | shown | p50 / p95 ms | prompt tokens "
+        "evaluated | decode steps |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name in CONTESTANTS:
+        run = result["runs"].get(name)
+        for s in run["sessions"] if run else []:
+            row = summarize([s], s["cps"])
+            lines.append(
+                f"| {LABELS[name]} | {s['session']} | {s['cps']:g} | {row['keys']} | "
+                f"{row['shown']} | {row['p50_ms']} / {row['p95_ms']} | "
+                f"{row['evaluated_tokens']} | {row['decode_steps']} |"
+            )
+    return lines
 
 
 def write(result: dict[str, Any], out: Path, *, with_plot: bool) -> None:
