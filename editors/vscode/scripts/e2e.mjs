@@ -270,7 +270,8 @@ async function main() {
     await trigger('(a)');
     await waitGhost('(a)', expect);
     await page.keyboard.press('Tab');
-    await until('(a): ghost text to go after Tab', async () => (await ghost.count()) === 0, 10000);
+    // The next suggestion may show at once (the server computed it while the first one was on
+    // screen): the file on disk, not the ghost text, tells that Tab inserted exactly the infill.
     await save();
     const cursorOffset = lines.slice(0, blankLine).join('\n').length;
     const afterA = document.slice(0, cursorOffset) + expect + document.slice(cursorOffset);
@@ -293,7 +294,6 @@ async function main() {
         throw new Error(`${what}: the ghost text is not right after "x": the line shows ${show(lineText)}`);
       }
       await page.keyboard.press('Tab');
-      await until(`${what}: ghost text to go after Tab`, async () => (await ghost.count()) === 0, 10000);
       await save();
       const start = current.split('\n').slice(0, line - 1).join('\n').length + (line > 1 ? 1 : 0);
       current = current.slice(0, start) + 'x' + expectWord + current.slice(start);
