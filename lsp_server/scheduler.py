@@ -70,6 +70,14 @@ class Scheduler:
             if job is not None:
                 engine.cancel(job)
 
+    def sizes(self) -> dict[str, int]:
+        """What the keystroke path holds, for the soak test: all of it bounded."""
+        return {
+            "documents": len(self.docs),
+            "cache_entries": len(self.cache.entries),
+            "cache_chars": self.cache.chars,
+        }
+
     def _leave(self, uri: str | None) -> None:
         """The user moved to another document: its background work is of no use now."""
         state, engine = self.docs.get(uri or ""), self.engine()

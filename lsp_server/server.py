@@ -19,6 +19,7 @@ from . import __version__, positions
 from .completion import locate_model, stats_line, worker_config
 from .download import DownloadError, download_model
 from .engine import Engine
+from .lsp_protocol import FlatProtocol, end_progress_token, internals
 from .model_check import ModelError
 from .postprocess import Suggestion
 from .registry import resolve_model
@@ -29,13 +30,14 @@ log = logging.getLogger("seed_coder_lsp.server")
 STATUS = "seedCoder/status"
 STATS = "seedCoder/stats"
 DOWNLOAD_COMMAND = "seedCoder.server.downloadModel"
+SAID_MAX = 256
 
 
 class SeedCoderServer(LanguageServer):
     """Server state: settings, the engine supervisor and the keystroke scheduler."""
 
     def __init__(self, settings: Settings = DEFAULTS) -> None:
-        super().__init__("seed-coder-lsp", __version__)
+        super().__init__("seed-coder-lsp", __version__, protocol_cls=FlatProtocol)
         self.base_settings = settings  # CLI flags over the defaults
         self.init_settings = settings  # ... plus initializationOptions: what pushes merge onto
         self.settings = settings
@@ -57,6 +59,8 @@ class SeedCoderServer(LanguageServer):
         log.warning(message)
         if message in self.said:
             return
+        if len(self.said) >= SAID_MAX:  # distinct messages (paths, causes) must not pile up
+            self.said.clear()
         self.said.add(message)
         self.window_show_message(
             types.ShowMessageParams(type=kind, message=f"Seed-Coder: {message}")
@@ -166,6 +170,7 @@ class SeedCoderServer(LanguageServer):
         finally:
             if token:
                 progress.end(token, types.WorkDoneProgressEnd(message="done"))
+                end_progress_token(self, token)
 
     def on_engine_event(self, kind: str, message: str) -> None:
         """Engine thread -> loop: crashes and model warnings become one message each."""
@@ -400,6 +405,7 @@ def on_stats(ls: SeedCoderServer, _params: Any) -> dict[str, Any]:
         "engine_crashes": engine.crashes if engine else 0,
         "status": ls.status,
         "info": engine.info if engine else {},
+        "internals": {**internals(ls), **ls.scheduler.sizes(), "said": len(ls.said)},
     }
 
 

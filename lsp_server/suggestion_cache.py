@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .postprocess import Suggestion
 
 CACHE_ENTRIES = 64
+CACHE_CHARS = 4_000_000  # entries hold whole documents: bound them by size too
 
 
 @dataclass
@@ -23,9 +24,10 @@ class Shown:
 class SuggestionCache:
     """Newest first; an entry serves any state reached by typing a proper start of its text."""
 
-    def __init__(self, size: int = CACHE_ENTRIES) -> None:
-        self.size = size
+    def __init__(self, size: int = CACHE_ENTRIES, chars: int = CACHE_CHARS) -> None:
+        self.size, self.max_chars = size, chars
         self.entries: OrderedDict[tuple[str, str], Shown] = OrderedDict()
+        self.chars = 0  # characters held by the entries
 
     def get(self, prefix: str, suffix: str) -> Suggestion | None:
         """The rest of a suggestion the user is typing through (newest matching entry)."""
@@ -40,10 +42,24 @@ class SuggestionCache:
     def put(self, prefix: str, suffix: str, suggestion: Suggestion) -> None:
         """Keep a computed suggestion (the newest of equal keys wins)."""
         key = (prefix[-256:], suffix[:256])
-        self.entries.pop(key, None)
-        self.entries[key] = Shown(prefix, suffix, suggestion.text, suggestion.replace_chars)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
+        self._drop(key)
+        entry = Shown(prefix, suffix, suggestion.text, suggestion.replace_chars)
+        self.entries[key] = entry
+        self.chars += _size(entry)
+        while len(self.entries) > 1 and (
+            len(self.entries) > self.size or self.chars > self.max_chars
+        ):
+            self._drop(next(iter(self.entries)))
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            self.chars -= _size(entry)
 
     def clear(self) -> None:
         self.entries.clear()
+        self.chars = 0
+
+
+def _size(entry: Shown) -> int:
+    return len(entry.prefix) + len(entry.suffix) + len(entry.text)

@@ -76,11 +76,14 @@ class Vocabulary:
     def tokenize(self, text: str) -> list[int]:
         """Document text to ids, block by block (cached), special parsing off, marks split."""
         ids: list[int] = []
-        for block in line_blocks(text):
-            ids.extend(self._tokenize_block(block))
+        blocks = line_blocks(text)
+        for n, block in enumerate(blocks):
+            # The last block holds the cursor's line, new on every key: caching it would only
+            # fill the cache (and the worker's memory) with text that never comes back.
+            ids.extend(self._tokenize_block(block, keep=n < len(blocks) - 1))
         return ids
 
-    def _tokenize_block(self, text: str) -> list[int]:
+    def _tokenize_block(self, text: str, keep: bool = True) -> list[int]:
         cached = self.tok_cache.get(text)
         if cached is not None:
             self.tok_cache.move_to_end(text)
@@ -88,6 +91,8 @@ class Vocabulary:
         ids: list[int] = []
         for piece in split_markers(text, self.markers):
             ids.extend(self.llm.tokenize(piece.encode("utf-8"), add_bos=False, special=False))
+        if not keep:
+            return ids
         self.tok_cache[text] = ids
         if len(self.tok_cache) > 1024:
             self.tok_cache.popitem(last=False)

@@ -134,3 +134,16 @@ def test_cold_start_window_meets_the_latency_target_then_grows(
         assert nxt.stats.evaluated_tokens == 2 + len("    x") + 1  # and <[fim-middle]>
     finally:
         runner.speed = saved
+
+
+def test_the_cursor_block_is_not_cached(make_runner: RunnerFactory, tiny_model: Path) -> None:
+    """Typing changes the last block on every key: only complete blocks are kept."""
+    runner = make_runner(tiny_model, n_ctx=2048)
+    words = runner.words
+    words.tok_cache.clear()
+    head = "".join(f"v_{i:03} = {i:03}\n" for i in range(32))  # two complete blocks
+    for k in range(50):
+        assert words.tokenize(head + "    " + "x" * k) == words.tokenize(head) + [
+            t for c in "    " + "x" * k for t in words.tokenize(c)
+        ]
+    assert len(words.tok_cache) == 2

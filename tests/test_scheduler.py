@@ -481,3 +481,16 @@ async def test_no_eager_generation_for_documents_never_asked_about() -> None:
     sched.on_change("u", PREFIX + SUFFIX, len(PREFIX))
     await asyncio.sleep(0.2)
     assert engine.jobs == [] and sched.counters.eager == 0
+
+
+def test_suggestion_cache_is_bounded_by_size_too() -> None:
+    from lsp_server.suggestion_cache import SuggestionCache
+
+    cache = SuggestionCache(size=64, chars=1000)
+    for i in range(10):
+        cache.put("x" * 300 + str(i), "\n", Suggestion("y", 0))
+    assert len(cache.entries) == 3 and cache.chars <= 1000
+    assert cache.get("x" * 300 + "9", "\n") == Suggestion("y", 0)  # the newest stay
+    assert cache.get("x" * 300 + "0", "\n") is None
+    cache.clear()
+    assert cache.chars == 0 and not cache.entries
