@@ -25,6 +25,8 @@ pynvim = pytest.importorskip("pynvim")
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = REPO / "editors" / "nvim"
 HELPERS = Path(__file__).resolve().parent / "nvim" / "helpers.lua"
+from tests.editors.nvim_binaries import NVIM012  # noqa: E402  (0.12.4, or None)
+
 TIMEOUT = float(os.environ.get("SEED_CODER_NVIM_TIMEOUT", "30"))
 
 SAMPLE = "def main():\n    value = 1\n    \n    print(value)\n"
@@ -159,6 +161,7 @@ def _start(
     opts: dict[str, Any] | None = None,
     encodings: list[str] | None = None,
     legacy_start: bool = False,
+    nvim: str | None = None,
 ) -> Iterator[Editor]:
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(tmp_path / "xdg" / var.lower()))
@@ -170,9 +173,8 @@ def _start(
     path = proj / "sample.py"
     path.write_text(text, encoding="utf-8")
 
-    nv = pynvim.attach(
-        "child", argv=[NVIM, "--embed", "--headless", "--clean", "-u", "NONE", "-i", "NONE", "-n"]
-    )
+    argv = [nvim or NVIM, "--embed", "--headless", "--clean", "-u", "NONE", "-i", "NONE", "-n"]
+    nv = pynvim.attach("child", argv=argv)
     ed = Editor(nv, path)
     try:
         nv.command(f"cd {proj}")
@@ -334,11 +336,15 @@ def test_neovim_010_start_path(
         assert ed.lua("return #vim.lsp.get_clients({ name = 'seed_coder' })") == 1
 
 
-def test_help_tags(tmp_path: Path) -> None:
+BOTH = [n for n in (NVIM, NVIM012) if n]
+
+
+@pytest.mark.parametrize("nvim", BOTH)
+def test_help_tags(tmp_path: Path, nvim: str) -> None:
     doc = tmp_path / "doc"
     shutil.copytree(PLUGIN_DIR / "doc", doc)
     out = subprocess.run(
-        [NVIM, "--headless", "--clean", "-c", f"helptags {doc}", "-c", "qa!"],
+        [nvim, "--headless", "--clean", "-c", f"helptags {doc}", "-c", "qa!"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -477,9 +483,10 @@ def test_disable_enable_and_status(editor: Editor) -> None:
     assert "inlineCompletionProvider: true" in report, report
 
 
-def test_setup_rejects_bad_options(tmp_path: Path) -> None:
+@pytest.mark.parametrize("nvim", BOTH)
+def test_setup_rejects_bad_options(tmp_path: Path, nvim: str) -> None:
     nv = pynvim.attach(
-        "child", argv=[NVIM, "--embed", "--headless", "--clean", "-u", "NONE", "-i", "NONE", "-n"]
+        "child", argv=[nvim, "--embed", "--headless", "--clean", "-u", "NONE", "-i", "NONE", "-n"]
     )
     try:
         nv.exec_lua("vim.opt.rtp:append(...)", str(PLUGIN_DIR))

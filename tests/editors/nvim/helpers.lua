@@ -3,7 +3,10 @@ local T = {}
 
 --- Ghost text extmarks of the current buffer: { row, col, inline, pos, hl, lines = {...} }.
 function T.ghost()
-  local ns = vim.api.nvim_get_namespaces().seed_coder
+  local names = vim.api.nvim_get_namespaces()
+  -- Neovim 0.12 draws the built-in client's ghost text; 0.10/0.11 the plugin's
+  local ns = require('seed_coder').uses_builtin() and names['nvim.lsp.inline_completion']
+    or names.seed_coder
   if not ns then
     return {}
   end
@@ -115,6 +118,13 @@ function T.inline_requests_sent()
     end
   end
   return n
+end
+
+--- seedCoder/stats of our server (counters, decode steps).
+function T.stats()
+  local client = vim.lsp.get_clients({ name = 'seed_coder' })[1]
+  local res = client:request_sync('seedCoder/stats', {}, 5000, 0)
+  return res and res.result or vim.NIL
 end
 
 function T.mode()

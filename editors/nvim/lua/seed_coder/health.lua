@@ -12,10 +12,17 @@ function M.check()
   local ver = ('%d.%d.%d'):format(v.major, v.minor, v.patch)
   if sc.uses_builtin() then
     h.ok(('Neovim %s: using the built-in vim.lsp.inline_completion'):format(ver))
+    h.info('built-in path: ghost text and requests by Neovim (200 ms after the cursor moves);'
+      .. ' accept word/line, dismiss and trigger by this plugin, for the seed_coder client only')
   elseif vim.fn.has('nvim-0.10') == 1 then
     h.ok(('Neovim %s: using the plugin\'s inline completion (ghost text via extmarks)'):format(ver))
   else
     h.error(('Neovim %s is too old: 0.10 or newer is needed'):format(ver))
+  end
+
+  local keys = config.options.keymaps
+  for _, k in ipairs({ 'accept', 'accept_word', 'accept_line', 'dismiss', 'trigger' }) do
+    h.info(('keymap %s: %s'):format(k, keys[k] and keys[k] or 'off'))
   end
 
   h.start('seed_coder: server')

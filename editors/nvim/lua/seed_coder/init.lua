@@ -14,20 +14,6 @@ end
 
 local enabled = true
 
-local function builtin_attach(bufnr, client, keys)
-  -- Neovim 0.12+: untested here (no 0.12 binary available); kept deliberately small.
-  local ic = vim.lsp.inline_completion
-  if not pcall(ic.enable, enabled, { client_id = client.id }) then
-    pcall(ic.enable, enabled)
-  end
-  if keys.accept then
-    vim.keymap.set('i', keys.accept, function()
-      if not ic.get() then
-        return keys.accept
-      end
-    end, { buffer = bufnr, expr = true, replace_keycodes = true, desc = 'seed_coder: accept suggestion' })
-  end
-end
 
 local function on_attach(args)
   local client = vim.lsp.get_client_by_id(args.data.client_id)
@@ -36,7 +22,7 @@ local function on_attach(args)
   end
   local cfg = require('seed_coder.config').options
   if M.uses_builtin() then
-    builtin_attach(args.buf, client, cfg.keymaps)
+    require('seed_coder.builtin').attach(args.buf, client, cfg.keymaps, enabled)
   else
     require('seed_coder.inline').attach(args.buf)
   end
@@ -75,7 +61,7 @@ end
 function M.set_enabled(on)
   enabled = on
   if M.uses_builtin() then
-    pcall(vim.lsp.inline_completion.enable, on)
+    require('seed_coder.builtin').set_enabled(on) -- our client only, never another server's
   else
     require('seed_coder.inline').set_enabled(on)
   end

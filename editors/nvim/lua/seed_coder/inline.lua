@@ -294,15 +294,7 @@ local function on_change()
   schedule_request(TRIGGER_AUTOMATIC)
 end
 
-local function next_word(text)
-  local w = text:match('^%s*[%w_\128-\255]+') or text:match('^%s*[^%w_\128-\255%s]+') or text:match('^%s+')
-  return w or text
-end
-
-local function next_line(text)
-  local nl = text:find('\n', 1, true)
-  return nl and text:sub(1, nl) or text
-end
+local parts = require('seed_coder.parts')
 
 local function end_of(row, col, lines)
   if #lines == 1 then
@@ -322,10 +314,8 @@ function M.accept(part)
   stop_timer()
   M.cancel()
   local chunk = s.text
-  if part == 'word' then
-    chunk = next_word(s.text)
-  elseif part == 'line' then
-    chunk = next_line(s.text)
+  if part then
+    chunk = parts[part](s.text)
   end
   local lines = vim.split(chunk, '\n', { plain = true })
   local row, col = end_of(s.row, s.col, lines)
