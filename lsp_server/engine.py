@@ -43,6 +43,7 @@ class Job:
     )
     partial: str = ""
     steps_at_cancel: int | None = None
+    worker: int = 0  # which worker process (Engine.starts) it was sent to
 
     @property
     def done(self) -> bool:
@@ -74,6 +75,7 @@ class Engine:
         self.starts = 0
         self.evaluated_tokens = 0  # prompt tokens decoded by every job so far (prefills too)
         self._closed = False
+        self._retired: set[int] = set()  # workers ended on purpose (reload), by start number
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -97,7 +99,8 @@ class Engine:
             child.close()
             self._proc, self._conn = proc, parent
             self.starts += 1
-            threading.Thread(target=self._reader, args=(proc, parent), daemon=True).start()
+            reader_args = (proc, parent, self._outbox, self.starts)
+            threading.Thread(target=self._reader, args=reader_args, daemon=True).start()
             threading.Thread(target=self._sender, args=(parent, self._outbox), daemon=True).start()
 
     def wait_ready(self, timeout: float | None = None) -> dict[str, Any]:
@@ -166,7 +169,7 @@ class Engine:
         with self._lock:
             if self._proc is None or not self._proc.is_alive():
                 self.start()
-            job = Job(seq=next(self._seq))
+            job = Job(seq=next(self._seq), worker=self.starts)
             self._jobs[job.seq] = job
             self._outbox.put({"op": op, "seq": job.seq, **payload})
         return job
@@ -199,6 +202,7 @@ class Engine:
     def _retire(self, proc: Any) -> None:
         """End a worker we no longer want, without reporting it as a crash."""
         with self._lock:
+            self._retired.add(self.starts)
             self._board.cancel_through(next(self._seq))  # everything submitted so far
             self._outbox.put(None)
             self._proc = None
@@ -221,7 +225,7 @@ class Engine:
             except (OSError, ValueError, BrokenPipeError):
                 return
 
-    def _reader(self, proc: Any, conn: Any) -> None:
+    def _reader(self, proc: Any, conn: Any, outbox: queue.Queue[Any], gen: int) -> None:
         """Dispatch the worker's messages; on EOF, report how the worker died."""
         while True:
             try:
@@ -234,16 +238,19 @@ class Engine:
             current = proc is self._proc
             if current:
                 self._proc = None
-        if not current or self._closed:
+            retired = gen in self._retired
+        outbox.put(None)  # this worker's sender only: a newer worker may run already
+        if retired or self._closed:
+            self._fail_all(EngineError("the llama.cpp engine was restarted"), worker=gen)
             return
+        # Not current: it died and a keystroke started the next worker before we got here.
         code = proc.exitcode
-        self._outbox.put(None)
-        if not self._ready.is_set():
+        if current and not self._ready.is_set():
             self.load_error = self.load_error or _death_message(code, loading=True)
             self._ready.set()
-        elif self.load_error:
+        elif current and self.load_error:
             # The worker reported why it could not load and exited: not a crash.
-            self._fail_all(EngineError(self.load_error))
+            self._fail_all(EngineError(self.load_error), worker=gen)
             return
         self.crashes += 1
         if code is not None and code < 0 and -code in NATIVE_SIGNALS:
@@ -251,7 +258,7 @@ class Engine:
         message = _death_message(code, loading=False)
         log.error(message)
         self.on_event("crashed", message)
-        self._fail_all(EngineCrashed(message))
+        self._fail_all(EngineCrashed(message), worker=gen)
 
     def _dispatch(self, msg: dict[str, Any]) -> None:
         """Route one worker message to its job or to the lifecycle state."""
@@ -281,10 +288,12 @@ class Engine:
         else:
             job.future.set_result(msg)
 
-    def _fail_all(self, exc: Exception) -> None:
-        """Resolve every pending job with an error."""
+    def _fail_all(self, exc: Exception, worker: int | None = None) -> None:
+        """Resolve every pending job (of one worker, if given) with an error."""
         with self._lock:
-            jobs, self._jobs = list(self._jobs.values()), {}
+            jobs = [j for j in self._jobs.values() if worker is None or j.worker == worker]
+            for job in jobs:
+                self._jobs.pop(job.seq, None)
         for job in jobs:
             if not job.future.done():
                 job.future.set_exception(exc)

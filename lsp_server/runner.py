@@ -100,6 +100,7 @@ class Runner:
         self.bos = self.llm.token_bos() if self.llm._model.add_bos_token() else None
         self.stop_ids = self.words.stop_ids()
         self.should_abort: Callable[[], bool] = lambda: False
+        self.shift_pending = False
         self._install_abort()
         mem = llama_cpp.llama_get_memory(self.llm._ctx.ctx)
         self.memory = mem
@@ -254,6 +255,8 @@ class Runner:
         """Bring the KV cache to `prompt` (kept prefix, shifted chunks, then full batches);
         False if cancelled (what was evaluated before the cancel stays cached and valid)."""
         llm = self.llm
+        if cancelled():  # cancelled while queued: leave the cache as it is
+            return False
         plan = plan_reuse(
             llm.input_ids[: llm.n_tokens], prompt, limit=max_reuse, can_shift=self.can_shift
         )
@@ -285,13 +288,16 @@ class Runner:
             end = move.src + move.length
         if plan.moves:  # old tokens after the last chunk (eval drops those past n_tokens too)
             lc.llama_memory_seq_rm(mem, -1, end, -1)
+            self.shift_pending = True  # llama.cpp rotates the keys inside the next decode
         llm.n_tokens = plan.kept
 
     def _decode(self, tokens: list[int], cancelled: Callable[[], bool]) -> None:
         """One llama_decode of up to N_BATCH tokens; raise Cancelled if it was aborted."""
         if cancelled():
             raise Cancelled
-        self.should_abort = cancelled
+        # An abort in the middle of a pending shift would leave some layers' keys rotated and
+        # the shift applied again later: the decode that applies it runs to its end.
+        self.should_abort = (lambda: False) if self.shift_pending else cancelled
         try:
             self.llm.eval(tokens)
         except RuntimeError as exc:
@@ -300,6 +306,7 @@ class Runner:
             raise
         finally:
             self.should_abort = lambda: False
+        self.shift_pending = False
 
     # -- requests ----------------------------------------------------------------------------
     def prefill(

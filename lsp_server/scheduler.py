@@ -63,6 +63,7 @@ class Scheduler:
         engine = self.engine()
         if state is None or engine is None:
             return
+        state.ticket += 1  # whoever waits is superseded: never generate for a closed document
         self._wake(state)
         if state.flight is not None:
             self._stop(engine, state.flight)
@@ -179,6 +180,9 @@ class Scheduler:
                         return self._superseded()
                     if flight.error:
                         return Answer(None, "error", {"error": flight.error})
+                    same = (flight.prefix, flight.suffix) == (prefix, suffix)
+                    if same and not flight.cancelled and self.cache.get(prefix, suffix) is None:
+                        return Answer(None, "empty", flight.stats)  # it had nothing to show
                     continue
                 self._stop(engine, flight)
             settings = self.settings()

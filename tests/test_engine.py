@@ -202,6 +202,31 @@ def test_native_crash_restarts_with_safer_config(
     assert [kind for kind, _ in events] == ["ready", "crashed", "ready"]
 
 
+def test_jobs_of_a_dead_worker_end_even_when_a_keystroke_restarts_it_first(
+    make_engine: EngineFactory, loop_model: Path
+) -> None:
+    """The worker dies and the next submit starts a new one before the old reader thread has
+    noticed: the dead worker's job still ends (no request hangs), the new one is served."""
+    engine = make_engine(loop_model)
+    engine.wait_ready(TIMEOUT)
+    job = engine.submit(prefix="x", suffix="", max_tokens=100_000, max_time_ms=600_000)
+    wait_partial(job)
+    proc = engine._proc
+    with engine._lock:  # the reader thread cannot look before the keystroke gets in
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join(TIMEOUT)
+        fresh = engine.submit(prefix="x", suffix="", max_tokens=7)  # starts a new worker
+    with pytest.raises(EngineError):
+        job.future.result(TIMEOUT)
+    # The keystroke's own job either ran on the new worker or, when the dead process still
+    # looked alive to it (two threads waiting on one child), ended with the crash: never hangs.
+    try:
+        assert fresh.future.result(TIMEOUT)["text"] == DEFAULT_INFILL
+    except EngineError:
+        pass
+    assert run(engine, prefix="x", suffix="", max_tokens=7)["text"] == DEFAULT_INFILL
+
+
 @pytest.mark.parametrize("kind", ["missing", "not_gguf"])
 def test_load_errors(make_engine: EngineFactory, tmp_path: Path, kind: str) -> None:
     path = tmp_path / "model.gguf"

@@ -94,14 +94,14 @@ def test_cancel_aborts_inside_a_decode(make_runner: RunnerFactory, tiny_model: P
 
     def cancelled() -> bool:
         asked.append(1)
-        return len(asked) > 1  # false before the decode starts, true from inside it
+        return len(asked) > 2  # false before the decode starts (twice), true from inside it
 
     steps: list[int] = []
     req = {"prefix": prefix, "suffix": "\n"}
     out = runner.generate(req, cancelled, lambda: steps.append(1), print)
     assert out.cancelled and out.text == ""
     assert steps == [] and out.stats.decode_steps == 0 and out.stats.evaluated_tokens == 0
-    assert len(asked) > 2  # asked again from inside llama_decode
+    assert len(asked) > 3  # asked again from inside llama_decode
     assert runner.llm.n_tokens == 0
     again = runner.generate({"prefix": prefix, "suffix": "\n"}, NEVER, lambda: None, print)
     assert again.text == DEFAULT_INFILL
@@ -147,3 +147,33 @@ def test_the_cursor_block_is_not_cached(make_runner: RunnerFactory, tiny_model: 
             t for c in "    " + "x" * k for t in words.tokenize(c)
         ]
     assert len(words.tok_cache) == 2
+
+
+def test_the_decode_that_applies_a_shift_is_not_aborted(
+    make_runner: RunnerFactory, tiny_model: Path
+) -> None:
+    """An abort in the middle of llama.cpp's key rotation would leave layers rotated and the
+    shift applied again later: that one decode runs to its end, and the result is exact."""
+    runner = make_runner(tiny_model, n_ctx=512)
+    runner.llm.reset()
+    before = "".join(f"v_{i:03} = {i:03}\n" for i in range(60)) + "    "
+    suffix = "\n" + "".join(f"w_{i:03} = {i:03}\n" for i in range(5))
+    hint, typed = None, ""
+    for k in range(87):  # up to the keystroke before the window moves
+        typed += "abcdefghij"[k % 10]
+        req = {"prefix": before + typed, "suffix": suffix, "max_tokens": 16, "hint": hint}
+        hint = list(runner.generate(req, NEVER, lambda: None, lambda t: None).window)
+    typed += "h"
+    req = {"prefix": before + typed, "suffix": suffix, "max_tokens": 16, "hint": hint}
+    asked: list[int] = []
+
+    def cancelled() -> bool:  # true from inside the first decode on
+        asked.append(1)
+        return len(asked) > 2
+
+    out = runner.generate(req, cancelled, lambda: None, lambda t: None)
+    assert out.stats.shifted_tokens > 0 and out.window[0] == 48  # the move happened
+    assert out.stats.evaluated_tokens == 2  # the shifting decode finished despite the cancel
+    assert not runner.shift_pending
+    again = runner.generate(req, NEVER, lambda: None, lambda t: None)
+    assert again.text == DEFAULT_INFILL and again.stats.evaluated_tokens == 1

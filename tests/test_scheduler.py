@@ -494,3 +494,28 @@ def test_suggestion_cache_is_bounded_by_size_too() -> None:
     assert cache.get("x" * 300 + "0", "\n") is None
     cache.clear()
     assert cache.chars == 0 and not cache.entries
+
+
+async def test_a_landed_empty_result_for_the_same_state_is_not_asked_again() -> None:
+    sched, engine = make()
+    first = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].partial = "ok"
+    second = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))  # the same state again
+    await until(lambda: first.done())
+    engine.jobs[0].finish("   ")  # post-processing leaves nothing to show
+    answer = await second
+    assert (answer.source, answer.suggestion) == ("empty", None)
+    assert len(engine.jobs) == 1
+
+
+async def test_a_request_waiting_on_a_closed_document_starts_nothing() -> None:
+    sched, engine = make()
+    first = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].partial = "ok"
+    second = asyncio.ensure_future(sched.complete("u", PREFIX + "o", SUFFIX))
+    await until(lambda: first.done())
+    sched.forget("u")
+    assert (await second).source == "superseded"
+    assert len(engine.jobs) == 1
