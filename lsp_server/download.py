@@ -37,6 +37,10 @@ class DownloadError(Exception):
     """A download that failed; the message is one line a person can act on."""
 
 
+class DownloadCancelled(DownloadError):
+    """Stopped on purpose (newer settings asked for another model); the .part stays to resume."""
+
+
 @dataclass
 class _Target:
     """Everything the error messages need to tell the user how to finish by hand."""

@@ -17,7 +17,7 @@ from pygls.workspace import TextDocument
 
 from . import __version__, positions
 from .completion import locate_model, stats_line, worker_config
-from .download import DownloadError, download_model
+from .download import DownloadCancelled, DownloadError, download_model
 from .engine import Engine
 from .lsp_protocol import FlatProtocol, end_progress_token, internals
 from .model_check import ModelError
@@ -30,6 +30,7 @@ log = logging.getLogger("seed_coder_lsp.server")
 STATUS = "seedCoder/status"
 STATS = "seedCoder/stats"
 DOWNLOAD_COMMAND = "seedCoder.server.downloadModel"
+DOWNLOAD_ACTION = "Download"
 SAID_MAX = 256
 
 
@@ -52,6 +53,7 @@ class SeedCoderServer(LanguageServer):
         self.inline_client = True
         self.load_generation = 0
         self.pending_warnings: list[str] = []  # from initializationOptions, shown once initialized
+        self.offered: set[str] = set()  # models whose download the user was asked about
 
     # -- messages ----------------------------------------------------------------------------
     def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
@@ -87,7 +89,7 @@ class SeedCoderServer(LanguageServer):
             self.set_status("ready", "model ready", lastLatencyMs=round(stats.get("total_ms", 0)))
 
     # -- settings and model lifecycle --------------------------------------------------------
-    def apply_settings(self, raw: Any) -> None:
+    def apply_settings(self, raw: Any, *, reload: bool = True) -> None:
         """Merge new settings; warn about bad values; reload the model if its settings changed."""
         settings, warnings = parse_settings(raw, self.init_settings)
         for warning in warnings:
@@ -95,13 +97,30 @@ class SeedCoderServer(LanguageServer):
         self.settings = settings
         if not settings.enable:
             self.set_status("disabled", "completions disabled (seedCoder.enable)")
-        if settings.engine_key() != self.engine_key and self.loop is not None:
+        if reload and settings.engine_key() != self.engine_key and self.loop is not None:
             self.loop.create_task(self.load_model())
         elif settings.enable and self.status.get("state") == "disabled":
             self.set_status("ready" if self.engine and self.engine.ready else "loading", "enabled")
 
-    async def load_model(self, *, download: bool = True) -> None:
-        """Find (or download) the model and start the worker, reporting progress."""
+    async def pull_configuration(self) -> None:
+        """Ask the client for its settings (section seedCoder) before a model is picked: clients
+        such as Neovim's vim.lsp.config answer here and push didChangeConfiguration later."""
+        workspace = self.client_capabilities.workspace
+        if not (workspace and workspace.configuration):
+            return
+        params = types.ConfigurationParams(items=[types.ConfigurationItem(section="seedCoder")])
+        try:
+            result = await asyncio.wait_for(self.workspace_configuration_async(params), 2.0)
+        except Exception as exc:  # noqa: BLE001 - a client that does not answer: go on
+            log.info("workspace/configuration unanswered (%s); using initializationOptions", exc)
+            return
+        if result and isinstance(result[0], dict):
+            self.apply_settings(result[0], reload=False)
+
+    async def load_model(self, *, download: bool = False) -> None:
+        """Find the model and start the worker. A registry model that is not on disk is
+        downloaded only when asked (download=True: the user's answer or command) or with
+        autoDownload; otherwise the user is asked once. Newer settings cancel this load."""
         self.load_generation += 1
         generation = self.load_generation
         settings = self.settings
@@ -109,9 +128,15 @@ class SeedCoderServer(LanguageServer):
         self.set_status("loading", "loading model")
         try:
             resolved = resolve_model(settings.model or None)
-            if download and resolved.entry is not None and not resolved.path.exists():
-                await self.download(resolved.entry.name)
+            entry = resolved.entry
+            if entry is not None and not resolved.path.exists():
+                if not (download or settings.autoDownload):
+                    self.offer_download(entry.name, entry.size)
+                    return
+                await self.download(entry.name, generation)
             model = locate_model(settings)
+        except DownloadCancelled:
+            return  # newer settings took over; the .part stays for a later resume
         except (ModelError, DownloadError) as exc:
             self.set_status("error", str(exc))
             self.tell_once(str(exc), types.MessageType.Error)
@@ -139,8 +164,36 @@ class SeedCoderServer(LanguageServer):
         )
         self.set_status("ready", f"{model.path.name} ready ({info.get('backend')})")
 
-    async def download(self, name: str) -> None:
-        """Download a registry model with $/progress percentages."""
+    def offer_download(self, name: str, size: int) -> None:
+        """A missing registry model: say so in the status and ask once whether to download."""
+        message = f"{name} ({size / 1e9:.1f} GB) is not downloaded"
+        self.set_status("error", message)
+        log.warning(message)
+        if name in self.offered or self.loop is None:
+            return
+        self.offered.add(name)
+        self.loop.create_task(self._ask_download(name, message))
+
+    async def _ask_download(self, name: str, message: str) -> None:
+        """window/showMessageRequest with a Download action; download only on that answer."""
+        params = types.ShowMessageRequestParams(
+            type=types.MessageType.Warning,
+            message=f"Seed-Coder: {message}. Nothing is downloaded without your say.",
+            actions=[types.MessageActionItem(title=DOWNLOAD_ACTION)],
+        )
+        try:
+            answer = await self.window_show_message_request_async(params)
+        except Exception:  # noqa: BLE001 - a client without message requests: the status says it
+            return
+        if answer is None or answer.title != DOWNLOAD_ACTION:
+            return
+        current = resolve_model(self.settings.model or None).entry
+        if current is not None and current.name == name:
+            await self.load_model(download=True)
+
+    async def download(self, name: str, generation: int | None = None) -> None:
+        """Download a registry model with $/progress percentages; a newer load (generation)
+        stops it."""
         from .registry import load_registry
 
         entry = load_registry()[name]
@@ -157,6 +210,11 @@ class SeedCoderServer(LanguageServer):
         except Exception:  # noqa: BLE001 - clients without progress support still download
             token = ""
 
+        def progress_from_thread(done: int, total: int) -> None:
+            if generation is not None and generation != self.load_generation:
+                raise DownloadCancelled(f"download of {entry.file} stopped: settings changed")
+            self.from_thread(report, done, total)
+
         def report(done: int, total: int) -> None:
             pct = int(done * 100 / total) if total else 0
             self.set_status("loading", f"downloading {entry.file}", percent=pct)
@@ -164,9 +222,7 @@ class SeedCoderServer(LanguageServer):
                 progress.report(token, types.WorkDoneProgressReport(percentage=pct))
 
         try:
-            await in_daemon_thread(
-                lambda: download_model(entry, progress=lambda d, t: self.from_thread(report, d, t))
-            )
+            await in_daemon_thread(lambda: download_model(entry, progress=progress_from_thread))
         finally:
             if token:
                 progress.end(token, types.WorkDoneProgressEnd(message="done"))
@@ -298,6 +354,7 @@ async def on_initialized(ls: SeedCoderServer, _params: types.InitializedParams) 
         ls.tell_once(warning)
     if not ls.settings.enable:
         ls.set_status("disabled", "completions disabled (seedCoder.enable)")
+    await ls.pull_configuration()  # settings first, then the model: never the wrong one
     ls.loop.create_task(ls.load_model())
 
 

@@ -24,6 +24,7 @@ class Settings:
     adaptiveDebounce: bool = True  # wait for a pause when a generation costs more than a key gap
     latencyTargetMs: int = 500  # cold start: shrink the first window to answer within this
     speculative: bool = True  # compute the next suggestion as if the shown one was accepted
+    autoDownload: bool = False  # download a missing registry model without asking first
     languages: tuple[str, ...] = ("*",)
     temperature: float = 0.0
     enable: bool = True

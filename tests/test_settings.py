@@ -27,6 +27,7 @@ def test_defaults() -> None:
         "adaptiveDebounce": True,
         "latencyTargetMs": 500,
         "speculative": True,
+        "autoDownload": False,
         "languages": ("*",),
         "temperature": 0.0,
         "enable": True,
@@ -55,6 +56,7 @@ def test_camel_case_values() -> None:
         "adaptiveDebounce": False,
         "latencyTargetMs": 250,
         "speculative": False,
+        "autoDownload": True,
         "languages": ["python", "rust"],
         "temperature": 0.2,
         "enable": False,
@@ -156,7 +158,7 @@ def test_engine_key_and_field_names() -> None:
     assert dataclasses.replace(a, maxTokens=1).engine_key() == a.engine_key()
     assert dataclasses.replace(a, contextLength=8192).engine_key() != a.engine_key()
     assert settings_field_names()[:3] == ["model", "gpuLayers", "contextLength"]
-    assert len(settings_field_names()) == 16
+    assert len(settings_field_names()) == 17
 
 
 def test_vscode_settings_match_the_server_defaults() -> None:

@@ -48,7 +48,7 @@ class Models:
 
 
 def capabilities(
-    encodings: Iterable[str] = (UTF16,), *, inline: bool = True
+    encodings: Iterable[str] = (UTF16,), *, inline: bool = True, configuration: bool = False
 ) -> types.ClientCapabilities:
     """What an editor would declare; `inline=False` is a client like Helix or Sublime."""
     return types.ClientCapabilities(
@@ -64,7 +64,8 @@ def capabilities(
         ),
         window=types.WindowClientCapabilities(work_done_progress=True),
         workspace=types.WorkspaceClientCapabilities(
-            did_change_configuration=types.DidChangeConfigurationClientCapabilities()
+            did_change_configuration=types.DidChangeConfigurationClientCapabilities(),
+            configuration=configuration or None,
         ),
     )
 
@@ -112,6 +113,7 @@ class Session:
         self.encoding = encoding
         self.init = init
         self.statuses: list[Any] = []
+        self.message_requests: list[Any] = []  # window/showMessageRequest params received
         self.texts: dict[str, str] = {}
         self.versions: dict[str, int] = {}
 
@@ -247,9 +249,24 @@ async def lsp_session(
     encodings: Iterable[str] = (UTF16,),
     inline: bool = True,
     wait_ready: bool = True,
+    configuration: dict[str, Any] | None = None,
+    answer: str | None = None,
 ) -> AsyncIterator[Session]:
-    """Start the server, initialize it, optionally wait for the model, shut it down after."""
+    """Start the server, initialize it, optionally wait for the model, shut it down after.
+    `configuration`: the client answers workspace/configuration (section seedCoder) with it;
+    `answer`: the action title it picks in window/showMessageRequest (None: dismissed)."""
     client = make_test_lsp_client()
+    message_requests: list[Any] = []
+
+    @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def _ask(params: Any) -> Any:
+        message_requests.append(params)
+        if answer is None:
+            return None
+        return next((a for a in params.actions or [] if a.title == answer), None)
+
+    if configuration is not None:
+        client.set_configuration(configuration, section="seedCoder")
     await client.start_io(*SERVER_COMMAND, env=server_env(), cwd=str(ROOT))
     statuses: list[Any] = []
 
@@ -262,7 +279,9 @@ async def lsp_session(
         result = await asyncio.wait_for(
             client.initialize_session(
                 types.InitializeParams(
-                    capabilities=capabilities(encodings, inline=inline),
+                    capabilities=capabilities(
+                        encodings, inline=inline, configuration=configuration is not None
+                    ),
                     initialization_options=init_options,
                     root_uri=ROOT.as_uri(),
                 )
@@ -272,6 +291,7 @@ async def lsp_session(
         encoding = result.capabilities.position_encoding or UTF16
         session = Session(client, encoding, result)
         session.statuses = statuses
+        session.message_requests = message_requests
         if wait_ready:
             await session.wait_ready()
         yield session

@@ -1,10 +1,12 @@
-"""A registry model that is not cached is downloaded by the server with $/progress percentages.
+"""A registry model that is not on disk: the server asks before downloading (or downloads at once
+with autoDownload), with $/progress percentages; newer settings stop a download.
 
 The hub is a local stand-in (http.server on 127.0.0.1); no test touches the internet.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -27,11 +29,13 @@ class _Hub(BaseHTTPRequestHandler):
     path_served = ""
     delay = 0.0  # seconds between 64 KiB pieces: a slow network
     served = 0
+    requests = 0  # every request that reached the hub
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
 
     def do_GET(self) -> None:
+        type(self).requests += 1
         if self.path != self.path_served:
             self.send_error(404)
             return
@@ -49,7 +53,7 @@ def hub(tmp_path: Path) -> Iterator[tuple[str, bytes]]:
     model = write_tiny_model(tmp_path / "hub-tiny.gguf")
     _Hub.data = model.read_bytes()
     _Hub.path_served = "/test/tiny-GGUF/resolve/main/tiny.gguf"
-    _Hub.delay, _Hub.served = 0.0, 0
+    _Hub.delay, _Hub.served, _Hub.requests = 0.0, 0, 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}", _Hub.data
@@ -85,9 +89,25 @@ def registry(tmp_path: Path, hub: tuple[str, bytes], monkeypatch: pytest.MonkeyP
     return cache / "models" / "tiny.gguf"
 
 
-async def test_server_downloads_missing_registry_model_with_progress(registry: Path) -> None:
-    async with lsp_session({"model": "tiny-test", "debounceMs": 0}) as s:
+async def test_a_missing_model_is_offered_and_nothing_is_fetched_unasked(registry: Path) -> None:
+    async with lsp_session({"model": "tiny-test"}, wait_ready=False) as s:
+        stats = await s.wait_for(lambda st: st.status.state == "error", what="the offer")
+        assert stats.status.message == "tiny-test (0.0 GB) is not downloaded"
+        for _ in range(100):
+            if s.message_requests:
+                break
+            await asyncio.sleep(0.02)
+        (asked,) = s.message_requests
+        assert "tiny-test" in asked.message and [a.title for a in asked.actions] == ["Download"]
+        await asyncio.sleep(0.3)
+        assert _Hub.requests == 0 and not registry.exists()  # dismissed: no network at all
+        assert stats.engine_pid is None
+
+
+async def test_server_downloads_missing_registry_model_when_asked(registry: Path) -> None:
+    async with lsp_session({"model": "tiny-test", "debounceMs": 0}, answer="Download") as s:
         assert registry.is_file()
+        assert len(s.message_requests) == 1
         reports = [r for rs in s.client.progress_reports.values() for r in rs]
         kinds = [r.kind for r in reports]
         assert kinds[0] == "begin" and kinds[-1] == "end"
@@ -100,11 +120,47 @@ async def test_server_downloads_missing_registry_model_with_progress(registry: P
         assert [i.insert_text for i in items] == [DEFAULT_INFILL]
 
 
+async def test_settings_from_the_client_come_before_any_model(
+    registry: Path, tmp_path: Path
+) -> None:
+    """initializationOptions name a registry model that is not downloaded, but the client's
+    configuration (Neovim's vim.lsp.config settings) names a local file: only that is used."""
+    local = write_tiny_model(tmp_path / "local.gguf")
+    async with lsp_session(
+        {"model": "tiny-test"}, configuration={"model": str(local), "debounceMs": 0}
+    ) as s:
+        stats = await s.stats()
+        assert stats.status.state == "ready" and stats.engine_starts == 1
+        assert s.message_requests == [] and _Hub.requests == 0
+
+
+async def test_newer_settings_stop_a_download_and_never_switch_to_its_model(
+    registry: Path, tmp_path: Path
+) -> None:
+    _Hub.delay = 0.3  # a slow network
+    local = write_tiny_model(tmp_path / "local.gguf")
+    async with lsp_session({"model": "tiny-test", "autoDownload": True}, wait_ready=False) as s:
+        for _ in range(200):
+            if _Hub.served >= 1:
+                break
+            await asyncio.sleep(0.02)
+        assert _Hub.served >= 1, "download never started"
+        s.configure({"model": str(local)})
+        await s.wait_ready()
+        part = registry.with_name(registry.name + ".part")
+        size = part.stat().st_size
+        await asyncio.sleep(1.0)
+        assert part.stat().st_size == size  # the transfer stopped; the .part stays to resume
+        stats = await s.stats()
+        assert stats.engine_starts == 1 and stats.status.state == "ready"
+        assert not registry.exists()  # only a .part, to resume later
+
+
 async def test_offline_download_fails_with_one_actionable_message(
     registry: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    async with lsp_session({"model": "tiny-test"}, wait_ready=False) as s:
+    async with lsp_session({"model": "tiny-test", "autoDownload": True}, wait_ready=False) as s:
         stats = await s.wait_for(lambda st: st.status.state == "error", what="the error status")
         errors = [m.message for m in s.shown() if m.type == types.MessageType.Error]
         assert len(errors) == 1
@@ -119,7 +175,7 @@ async def test_offline_download_fails_with_one_actionable_message(
 def test_editor_closing_during_a_download_ends_the_server_at_once(registry: Path) -> None:
     _Hub.delay = 0.5  # the whole file would take many seconds
     with RawServer() as server:
-        server.initialize({"model": "tiny-test"})
+        server.initialize({"model": "tiny-test", "autoDownload": True})
         deadline = time.monotonic() + 10
         while _Hub.served < 2 and time.monotonic() < deadline:
             time.sleep(0.02)

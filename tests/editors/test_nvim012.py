@@ -129,3 +129,5 @@ def test_checkhealth_reports_the_builtin_path_and_keymaps(editor: Editor) -> Non
     assert "using the built-in vim.lsp.inline_completion" in text
     assert "keymap accept_word: <M-Right>" in text
     assert "keymap trigger: <M-\\>" in text
+    for command in ("SeedCoderEnable", "SeedCoderDisable", "SeedCoderToggle", "SeedCoderDownload"):
+        assert editor.lua("return vim.fn.exists(':' .. ...)", command) == 2

@@ -114,6 +114,22 @@ function M.status_line()
   return table.concat(parts, ' ')
 end
 
+--- Asks the server to download the configured registry model: it never downloads unasked.
+function M.download()
+  local lsp = require('seed_coder.lsp')
+  local client = vim.lsp.get_clients({ name = lsp.name })[1]
+  if not client then
+    vim.notify('seed_coder: the server is not running', vim.log.levels.WARN)
+    return
+  end
+  local params = { command = 'seedCoder.server.downloadModel', arguments = {} }
+  if vim.fn.has('nvim-0.11') == 1 then
+    client:request('workspace/executeCommand', params, function() end)
+  else
+    client.request('workspace/executeCommand', params, function() end)
+  end
+end
+
 function M.status()
   vim.api.nvim_echo({ { M.status_line() } }, false, {})
 end
