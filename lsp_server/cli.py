@@ -232,14 +232,29 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_models(_args: argparse.Namespace) -> int:
-    """List registry models and whether each is in the cache."""
-    from .registry import default_model_name, load_registry, models_dir
+    """What is on disk (registry models, GGUFs in the Hugging Face cache) and what is not yet
+    downloaded, with sizes and places; reads the disk only."""
+    from .registry import cached_ggufs, default_model_name, load_registry, registry_file
 
     default = default_model_name()
+    print(f"  {'model':34} {'size':>8}  {'on disk':8} where")
+    shown: set[Path] = set()
     for name, entry in sorted(load_registry().items()):
-        have = "cached" if (models_dir() / entry.file).exists() else "-"
+        path = registry_file(entry)
         mark = "*" if name == default else " "
-        print(f"{mark} {name:32} {entry.size / 1e9:5.1f} GB  {have:6}  {entry.repo}/{entry.file}")
+        if path.is_file():
+            shown.add(path.resolve())
+            print(f"{mark} {name:34} {path.stat().st_size / 1e9:6.2f} GB  {'yes':8} {path}")
+        else:
+            est = "" if entry.size_exact else "~"
+            print(
+                f"{mark} {name:34} {est}{entry.size / 1e9:5.1f} GB  {'no':8} "
+                f"{entry.repo}/{entry.file}  (seed-coder-lsp download {name})"
+            )
+    for repo, path, size in cached_ggufs():
+        if path.resolve() not in shown:
+            print(f"  {repo + ':' + path.name:34} {size / 1e9:6.2f} GB  {'yes':8} {path}")
+    print("* the default; `model` takes a name, a path, or owner/repo:FILE.gguf from the cache")
     return 0
 
 
@@ -251,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr, level=level.upper(), format="seed-coder-lsp: %(message)s"
     )
     logging.getLogger("pygls").setLevel(logging.WARNING)
+    for name in ("httpx", "httpx2"):  # huggingface_hub's HTTP client: a line per request
+        logging.getLogger(name).setLevel(logging.WARNING)
     commands = {
         "complete": cmd_complete,
         "doctor": cmd_doctor,

@@ -136,7 +136,7 @@ class SeedCoderServer(LanguageServer):
                 await self.download(entry.name, generation)
             model = locate_model(settings)
         except DownloadCancelled:
-            return  # newer settings took over; the .part stays for a later resume
+            return  # newer settings took over
         except (ModelError, DownloadError) as exc:
             self.set_status("error", str(exc))
             self.tell_once(str(exc), types.MessageType.Error)

@@ -20,6 +20,8 @@ def env(tmp_path: Path) -> dict[str, str]:
     """The user's environment without a model setting, and an empty model cache."""
     out = {k: v for k, v in os.environ.items() if not k.startswith("SEED_CODER_LSP_")}
     out["SEED_CODER_LSP_CACHE"] = str(tmp_path / "cache")
+    out["HF_HOME"] = str(tmp_path / "hf")  # an empty Hugging Face cache
+    out.pop("HF_HUB_CACHE", None)
     return out
 
 
@@ -188,22 +190,44 @@ def test_doctor_cold_window_follows_the_latency_target() -> None:
     assert _cold_window_line(fast, Settings(latencyTargetMs=0)).endswith("(latencyTargetMs off)")
 
 
-def test_models_lists_default(env, tmp_path: Path) -> None:
+def test_models_lists_what_is_on_disk_and_what_is_not(env, tmp_path: Path) -> None:
     proc = cli(env, "models")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    default = [line for line in lines if line.startswith("*")]
+    assert lines[0].split() == ["model", "size", "on", "disk", "where"]  # a header
+    default = [line for line in lines[1:-1] if line.startswith("*")]
     assert len(default) == 1
     assert default[0].split()[:2] == ["*", "seed-coder-8b-base-q4_k_m"]
     assert "mradermacher/Seed-Coder-8B-Base-GGUF/Seed-Coder-8B-Base.Q4_K_M.gguf" in default[0]
-    assert default[0].split()[4] == "-"  # not in the (empty) cache
-    assert len(lines) >= 3 and all(line[:2] in ("* ", "  ") for line in lines)
-    # once the file is in the cache it shows as cached
+    assert "  no  " in default[0] and "seed-coder-lsp download" in default[0]
+    # a file downloaded by an earlier version, and a GGUF already in the Hugging Face cache
     models = tmp_path / "cache" / "models"
     models.mkdir(parents=True)
     (models / "Seed-Coder-8B-Base.Q4_K_M.gguf").write_bytes(b"GGUF")
+    snap = tmp_path / "hf" / "hub" / "models--someone--coder-GGUF" / "snapshots" / ("a" * 40)
+    snap.mkdir(parents=True)
+    (snap / "coder.Q8_0.gguf").write_bytes(b"GGUF" * 10)
+    (tmp_path / "hf" / "hub" / "models--someone--coder-GGUF" / "refs").mkdir()
+    (tmp_path / "hf" / "hub" / "models--someone--coder-GGUF" / "refs" / "main").write_text("a" * 40)
     again = cli(env, "models").stdout.splitlines()
-    assert [line for line in again if line.startswith("*")][0].split()[4] == "cached"
+    mine = [line for line in again if line.startswith("*")][0]
+    assert "  yes  " in mine and str(models) in mine
+    other = [line for line in again if "someone/coder-GGUF:coder.Q8_0.gguf" in line]
+    assert len(other) == 1 and "  yes  " in other[0]
+    # and it can be used by its hub spec, found without the network
+    from lsp_server.registry import resolve_model
+
+    os_env = {k: os.environ.get(k) for k in ("HF_HOME", "HF_HUB_CACHE")}
+    try:
+        os.environ["HF_HOME"] = str(tmp_path / "hf")
+        os.environ.pop("HF_HUB_CACHE", None)
+        assert resolve_model("someone/coder-GGUF:Q8_0").path.name == "coder.Q8_0.gguf"
+    finally:
+        for k, v in os_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def test_download_offline_is_one_actionable_line(env, tmp_path: Path) -> None:
@@ -221,34 +245,23 @@ def test_download_unknown_name(env) -> None:
 
 
 def test_download_from_local_hub_prints_the_path(env, tmp_path: Path, tiny_model: Path) -> None:
-    """The real download path against a stand-in hub: stdout is the file's path, bar on stderr."""
+    """The real download path against a stand-in hub: stdout is the file's path (in the Hugging
+    Face cache), the bar on stderr, and no request but the file's own (no telemetry)."""
     import json
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-    root = tmp_path / "hub"
-    (root / "test" / "tiny" / "resolve" / "main").mkdir(parents=True)
+    from tests.hub_standin import COMMIT, Hub, running
+
     data = tiny_model.read_bytes()
-    (root / "test" / "tiny" / "resolve" / "main" / "tiny.gguf").write_bytes(data)
-    handler = type("Quiet", (SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
-    hub = ThreadingHTTPServer(
-        ("127.0.0.1", 0),
-        lambda *a: handler(*a, directory=str(root)),  # type: ignore[misc]
-    )
-    threading.Thread(target=hub.serve_forever, daemon=True).start()
     registry = tmp_path / "registry.json"
     entry = {"repo": "test/tiny", "file": "tiny.gguf", "size": len(data), "size_exact": True}
     registry.write_text(json.dumps({"models": {"tiny": entry}}))
-    env.update(
-        SEED_CODER_LSP_REGISTRY=str(registry),
-        HF_ENDPOINT=f"http://127.0.0.1:{hub.server_address[1]}",
-    )
-    env.pop("HF_HUB_OFFLINE", None)
-    try:
+    with running(Hub(files={"test/tiny/tiny.gguf": data})) as hub:
+        env.update(SEED_CODER_LSP_REGISTRY=str(registry), HF_ENDPOINT=hub.url)
+        env.pop("HF_HUB_OFFLINE", None)
         proc = cli(env, "download", "tiny")
-    finally:
-        hub.shutdown()
     assert proc.returncode == 0, proc.stderr
-    target = tmp_path / "cache" / "models" / "tiny.gguf"
+    target = tmp_path / "hf" / "hub" / "models--test--tiny" / "snapshots" / COMMIT / "tiny.gguf"
     assert proc.stdout == f"{target}\n"
     assert target.read_bytes() == data
+    assert "100.0%" in proc.stderr and "HTTP Request" not in proc.stderr
+    assert {path for _, path in hub.requests} == {"/test/tiny/resolve/main/tiny.gguf"}

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,51 +17,22 @@ from lsprotocol import types
 
 from tests.e2e.helpers import lsp_session, pid_alive
 from tests.e2e.raw_client import RawServer
+from tests.hub_standin import COMMIT, PIECE, Hub, running
 from tests.tiny_model import DEFAULT_INFILL, write_tiny_model
 
 
-class _Hub(BaseHTTPRequestHandler):
-    """Serves one file at /{repo}/resolve/main/{file} in small pieces."""
-
-    data = b""
-    path_served = ""
-    delay = 0.0  # seconds between 64 KiB pieces: a slow network
-    served = 0
-    requests = 0  # every request that reached the hub
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-    def do_GET(self) -> None:
-        type(self).requests += 1
-        if self.path != self.path_served:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(self.data)))
-        self.end_headers()
-        for i in range(0, len(self.data), 64 * 1024):
-            self.wfile.write(self.data[i : i + 64 * 1024])
-            type(self).served += 1
-            time.sleep(self.delay)
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Hub]:
+    data = write_tiny_model(tmp_path / "hub-tiny.gguf").read_bytes()
+    with running(Hub(files={"test/tiny-GGUF/tiny.gguf": data})) as h:
+        yield h
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> Iterator[tuple[str, bytes]]:
-    model = write_tiny_model(tmp_path / "hub-tiny.gguf")
-    _Hub.data = model.read_bytes()
-    _Hub.path_served = "/test/tiny-GGUF/resolve/main/tiny.gguf"
-    _Hub.delay, _Hub.served, _Hub.requests = 0.0, 0, 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _Hub.data
-    server.shutdown()
-
-
-@pytest.fixture
-def registry(tmp_path: Path, hub: tuple[str, bytes], monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An extra registry entry pointing at the stand-in hub, and an empty cache."""
-    endpoint, data = hub
+def registry(tmp_path: Path, hub: Hub, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An extra registry entry pointing at the stand-in hub, and an empty HF cache; returns
+    where the downloaded file will be."""
+    data = hub.files["test/tiny-GGUF/tiny.gguf"]
     extra = tmp_path / "registry.json"
     extra.write_text(
         json.dumps(
@@ -80,16 +49,26 @@ def registry(tmp_path: Path, hub: tuple[str, bytes], monkeypatch: pytest.MonkeyP
             }
         )
     )
-    cache = tmp_path / "cache"
+    hf = tmp_path / "hf"
     monkeypatch.setenv("SEED_CODER_LSP_REGISTRY", str(extra))
-    monkeypatch.setenv("SEED_CODER_LSP_CACHE", str(cache))
-    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    monkeypatch.setenv("SEED_CODER_LSP_CACHE", str(tmp_path / "ours"))
+    monkeypatch.setenv("HF_HOME", str(hf))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("SEED_CODER_LSP_MODEL", raising=False)
-    return cache / "models" / "tiny.gguf"
+    return hf / "hub" / "models--test--tiny-GGUF" / "snapshots" / COMMIT / "tiny.gguf"
 
 
-async def test_a_missing_model_is_offered_and_nothing_is_fetched_unasked(registry: Path) -> None:
+def _incomplete(registry: Path) -> int:
+    """Bytes of the partial download in the HF cache (0 if none)."""
+    blobs = registry.parents[2] / "blobs"
+    return sum(p.stat().st_size for p in blobs.glob("*.incomplete")) if blobs.exists() else 0
+
+
+async def test_a_missing_model_is_offered_and_nothing_is_fetched_unasked(
+    registry: Path, hub: Hub
+) -> None:
     async with lsp_session({"model": "tiny-test"}, wait_ready=False) as s:
         stats = await s.wait_for(lambda st: st.status.state == "error", what="the offer")
         assert stats.status.message == "tiny-test (0.0 GB) is not downloaded"
@@ -100,7 +79,7 @@ async def test_a_missing_model_is_offered_and_nothing_is_fetched_unasked(registr
         (asked,) = s.message_requests
         assert "tiny-test" in asked.message and [a.title for a in asked.actions] == ["Download"]
         await asyncio.sleep(0.3)
-        assert _Hub.requests == 0 and not registry.exists()  # dismissed: no network at all
+        assert hub.requests == [] and not registry.exists()  # dismissed: no network at all
         assert stats.engine_pid is None
 
 
@@ -121,7 +100,7 @@ async def test_server_downloads_missing_registry_model_when_asked(registry: Path
 
 
 async def test_settings_from_the_client_come_before_any_model(
-    registry: Path, tmp_path: Path
+    registry: Path, hub: Hub, tmp_path: Path
 ) -> None:
     """initializationOptions name a registry model that is not downloaded, but the client's
     configuration (Neovim's vim.lsp.config settings) names a local file: only that is used."""
@@ -131,29 +110,29 @@ async def test_settings_from_the_client_come_before_any_model(
     ) as s:
         stats = await s.stats()
         assert stats.status.state == "ready" and stats.engine_starts == 1
-        assert s.message_requests == [] and _Hub.requests == 0
+        assert s.message_requests == [] and hub.requests == []
 
 
 async def test_newer_settings_stop_a_download_and_never_switch_to_its_model(
-    registry: Path, tmp_path: Path
+    registry: Path, hub: Hub, tmp_path: Path
 ) -> None:
-    _Hub.delay = 0.3  # a slow network
+    hub.delay = 0.1  # a slow network: 64 KiB a tenth of a second
     local = write_tiny_model(tmp_path / "local.gguf")
     async with lsp_session({"model": "tiny-test", "autoDownload": True}, wait_ready=False) as s:
-        for _ in range(200):
-            if _Hub.served >= 1:
+        for _ in range(300):
+            if hub.body_bytes > 1_200_000:  # past the first progress report (1 MB)
                 break
             await asyncio.sleep(0.02)
-        assert _Hub.served >= 1, "download never started"
+        assert hub.body_bytes > 1_200_000, "download never got going"
         s.configure({"model": str(local)})
         await s.wait_ready()
-        part = registry.with_name(registry.name + ".part")
-        size = part.stat().st_size
+        await asyncio.sleep(2.0)  # the next report (1 MB later) stops it
+        sent = hub.body_bytes
         await asyncio.sleep(1.0)
-        assert part.stat().st_size == size  # the transfer stopped; the .part stays to resume
+        assert hub.body_bytes == sent < len(hub.files["test/tiny-GGUF/tiny.gguf"])
         stats = await s.stats()
         assert stats.engine_starts == 1 and stats.status.state == "ready"
-        assert not registry.exists()  # only a .part, to resume later
+        assert not registry.exists() and _incomplete(registry) == 0
 
 
 async def test_offline_download_fails_with_one_actionable_message(
@@ -172,14 +151,14 @@ async def test_offline_download_fails_with_one_actionable_message(
         assert not registry.exists()
 
 
-def test_editor_closing_during_a_download_ends_the_server_at_once(registry: Path) -> None:
-    _Hub.delay = 0.5  # the whole file would take many seconds
+def test_editor_closing_during_a_download_ends_the_server_at_once(registry: Path, hub: Hub) -> None:
+    hub.delay = 0.5  # the whole file would take many seconds
     with RawServer() as server:
         server.initialize({"model": "tiny-test", "autoDownload": True})
         deadline = time.monotonic() + 10
-        while _Hub.served < 2 and time.monotonic() < deadline:
+        while hub.body_bytes < 2 * PIECE and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _Hub.served >= 2, "download never started"
+        assert hub.body_bytes >= 2 * PIECE, "download never started"
         t0 = time.monotonic()
         assert server.proc.stdin is not None
         server.proc.stdin.close()
