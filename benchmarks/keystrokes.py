@@ -102,15 +102,7 @@ async def _cold(server: LspServer) -> dict[str, Any]:
             }
         )
         await asyncio.sleep(1.5)  # reading: the window grows in the background
-    return median_cold(samples)
-
-
-def median_cold(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """The sample with the median prompt cost per token, plus all samples."""
-    for s in samples:
-        s["ms_per_token"] = round((s["ms"] - s["generate_ms"]) / max(1, s["prompt_tokens"]), 3)
-    ranked = sorted(samples, key=lambda s: s["ms_per_token"])
-    return {**ranked[len(ranked) // 2], "samples": samples}
+    return report.median_cold(samples)
 
 
 def run_peer(model: Path, cps: tuple[float, ...], settings: dict[str, Any]) -> dict[str, Any]:

@@ -41,8 +41,8 @@ async def _run(server: Any, cps: tuple[float, ...]) -> dict[str, Any]:
 
 async def _cold(url: str) -> dict[str, Any]:
     """The same files as ours, each asked once as llama.vim asks when the cursor arrives."""
-    from benchmarks.keystrokes import median_cold
     from benchmarks.peer import LlamaVimPeer
+    from benchmarks.report import median_cold
 
     samples = []
     for text, cursor in cold_documents():

@@ -51,6 +51,14 @@ def summarize(sessions: list[dict[str, Any]], cps: float) -> dict[str, Any]:
     }
 
 
+def median_cold(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sample with the median prompt cost per token, plus all samples."""
+    for s in samples:
+        s["ms_per_token"] = round((s["ms"] - s["generate_ms"]) / max(1, s["prompt_tokens"]), 3)
+    ranked = sorted(samples, key=lambda s: s["ms_per_token"])
+    return {**ranked[len(ranked) // 2], "samples": samples}
+
+
 def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 1)
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .registry import ModelEntry, hf_cache_dir
+from .registry import DEFAULT_ENDPOINT, ModelEntry, hf_cache_dir
 
 __all__ = [
     "DownloadCancelled",
@@ -20,7 +20,6 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]
-DEFAULT_ENDPOINT = "https://huggingface.co"
 PROGRESS_CHUNK = 1 << 20
 _TRUTHY = {"1", "true", "yes", "on"}
 
@@ -40,8 +39,7 @@ def _endpoint() -> str:
 
 def model_url(entry: ModelEntry, endpoint: str | None = None) -> str:
     """Where the file is on the hub, for messages and for fetching it by hand."""
-    base = (endpoint or _endpoint()).rstrip("/")
-    return f"{base}/{entry.repo}/resolve/{entry.revision}/{entry.file}"
+    return entry.url(endpoint)
 
 
 def _offline() -> bool:

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .registry import ModelEntry
+
+class Downloadable(Protocol):
+    """What the advice for a missing registry model needs (registry.ModelEntry has it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def size_exact(self) -> bool: ...
+
+    def url(self, endpoint: str | None = None) -> str: ...
+
 
 GGUF_MAGIC = b"GGUF"
 
@@ -15,15 +28,13 @@ class ModelError(Exception):
     """A model that cannot be used; the message is one line a person can act on."""
 
 
-def _missing_hint(path: Path, entry: ModelEntry | None) -> str:
+def _missing_hint(path: Path, entry: Downloadable | None) -> str:
     """Tell the user how to obtain a missing file: download for registry models, else the path."""
     if entry is None:
         return f"model file {path} not found: check the path (or use a registry model name)"
-    from .download import model_url  # local import: download imports registry imports us
-
     return (
         f"model file {path} not found: run `seed-coder-lsp download {entry.name}` "
-        f"(or download {model_url(entry)} by hand and save it as {path})"
+        f"(or download {entry.url()} by hand and save it as {path})"
     )
 
 
@@ -33,7 +44,7 @@ def read_magic(path: Path) -> bytes:
         return f.read(len(GGUF_MAGIC))
 
 
-def check_model_file(path: Path, entry: ModelEntry | None) -> None:
+def check_model_file(path: Path, entry: Downloadable | None) -> None:
     """Raise ModelError if `path` is missing, not a GGUF file, or visibly truncated."""
     if not path.exists():
         raise ModelError(_missing_hint(path, entry))

@@ -31,6 +31,7 @@ ENV_MODEL = "SEED_CODER_LSP_MODEL"
 ENV_CACHE = "SEED_CODER_LSP_CACHE"
 ENV_REGISTRY = "SEED_CODER_LSP_REGISTRY"  # a JSON file of extra models, merged over ours
 APP_NAME = "seed-coder-lsp"
+DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class ModelEntry:
     template: str
     description: str
     revision: str = "main"  # a commit hash pins the exact file
+
+    def url(self, endpoint: str | None = None) -> str:
+        """Where the file is on the hub (HF_ENDPOINT read now), to fetch it by hand too."""
+        base = (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+        return f"{base}/{self.repo}/resolve/{self.revision}/{self.file}"
 
 
 @dataclass(frozen=True)
