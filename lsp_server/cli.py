@@ -29,6 +29,9 @@ FLAGS: dict[str, tuple[str, type]] = {
 }
 
 
+LOG_LEVELS = ("error", "warning", "info", "debug")
+
+
 class CliError(Exception):
     """A one-line error for a person; exit code 1."""
 
@@ -61,15 +64,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """CLI flags over defaults; an invalid flag value is an error here, not a warning."""
+    """CLI flags over defaults; an invalid value warns (stderr) and keeps the default, as the
+    same value would in the editor's settings."""
     raw = {
         key: getattr(args, key)
         for _, (key, _) in FLAGS.items()
         if getattr(args, key, None) is not None
     }
     settings, warnings = parse_settings(raw, DEFAULTS)
-    if warnings:
-        raise CliError(warnings[0])
+    for warning in warnings:
+        print(f"seed-coder-lsp: warning: {warning}", file=sys.stderr)
     return settings
 
 
@@ -127,8 +131,10 @@ def cmd_complete(args: argparse.Namespace) -> int:
     try:
         with open(path, encoding="utf-8", newline="") as f:
             text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise CliError(f"cannot complete in {path}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
     offset = cursor_offset(text, line, col)
     prefix, suffix = text[:offset], text[offset:]
     engine = _engine(settings)
@@ -139,8 +145,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     out = finish(prefix, suffix, result)
     log.info(stats_line(out.stats))
     if out.suggestion is not None:
-        sys.stdout.write(out.suggestion.text)
-        sys.stdout.write("\n" if sys.stdout.isatty() else "")
+        sys.stdout.write(out.suggestion.text + "\n")  # a line, like any command's output
     return 0
 
 
@@ -262,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     level = getattr(args, "logLevel", None) or DEFAULTS.logLevel
+    if level not in LOG_LEVELS:  # settings_from_args warns about it
+        level = DEFAULTS.logLevel
     logging.basicConfig(
         stream=sys.stderr, level=level.upper(), format="seed-coder-lsp: %(message)s"
     )

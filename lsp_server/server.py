@@ -118,9 +118,20 @@ class SeedCoderServer(LanguageServer):
             self.apply_settings(result[0], reload=False)
 
     async def load_model(self, *, download: bool = False) -> None:
-        """Find the model and start the worker. A registry model that is not on disk is
-        downloaded only when asked (download=True: the user's answer or command) or with
-        autoDownload; otherwise the user is asked once. Newer settings cancel this load."""
+        """Find the model and start the worker (see _load_model). Whatever goes wrong ends in
+        the error status and one message: never stuck at "loading"."""
+        try:
+            await self._load_model(download=download)
+        except Exception as exc:  # noqa: BLE001 - a bug or an odd failure: say so, keep serving
+            log.exception("loading the model failed")
+            message = f"could not load the model: {str(exc) or type(exc).__name__}"
+            self.set_status("error", message)
+            self.tell_once(message, types.MessageType.Error)
+
+    async def _load_model(self, *, download: bool = False) -> None:
+        """A registry model that is not on disk is downloaded only when asked (download=True:
+        the user's answer or command) or with autoDownload; otherwise the user is asked once.
+        Newer settings cancel this load."""
         self.load_generation += 1
         generation = self.load_generation
         settings = self.settings

@@ -58,7 +58,7 @@ def test_complete_prints_exactly_the_infill(env, tmp_path: Path, tiny_model: Pat
     src = write(tmp_path / "t.py", "def f():\n    \n")
     proc = cli(env, "complete", f"{src}:2:5", "--model", tiny_model)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == DEFAULT_INFILL == "ok_42 = compute(1)\n    return ok_42"
+    assert proc.stdout == DEFAULT_INFILL + "\n" == "ok_42 = compute(1)\n    return ok_42\n"
     assert re.search(r"prompt 17 tok \(reused 0, evaluated 17\) generated 7 tok", proc.stderr)
 
 
@@ -66,7 +66,7 @@ def test_complete_keeps_crlf(env, tmp_path: Path, tiny_model: Path) -> None:
     src = write(tmp_path / "crlf.py", "def f():\r\n    \r\n")
     proc = cli(env, "complete", f"{src}:2:5", "--model", tiny_model)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == DEFAULT_INFILL.replace("\n", "\r\n")
+    assert proc.stdout == DEFAULT_INFILL.replace("\n", "\r\n") + "\n"
     assert "prompt 19 tok" in proc.stderr  # 17 as with LF, plus one "\r" on each side
 
 
@@ -74,7 +74,7 @@ def test_complete_flags_reach_the_engine(env, tmp_path: Path, tiny_model: Path) 
     src = write(tmp_path / "t.py", "x = \n")
     proc = cli(env, "complete", f"{src}:1:5", "--model", tiny_model, "--max-tokens", "2")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "ok_42 ="
+    assert proc.stdout == "ok_42 =\n"
     assert "[max_tokens]" in proc.stderr
 
 
@@ -83,7 +83,7 @@ def test_model_from_environment(env, tmp_path: Path, tiny_model: Path) -> None:
     env["SEED_CODER_LSP_MODEL"] = str(tiny_model)
     proc = cli(env, "complete", f"{src}:2:5")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == DEFAULT_INFILL
+    assert proc.stdout == DEFAULT_INFILL + "\n"
 
 
 def test_missing_default_model(env, tmp_path: Path) -> None:
@@ -134,13 +134,30 @@ def test_last_valid_column(env, tmp_path: Path, tiny_model: Path) -> None:
     src = write(tmp_path / "m.py", 'x = "é😀"\ny = 1\n')
     proc = cli(env, "complete", f"{src}:1:9", "--model", tiny_model)  # end of line 1
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == DEFAULT_INFILL
+    assert proc.stdout == DEFAULT_INFILL + "\n"
 
 
-def test_invalid_flag_value(env, tmp_path: Path, tiny_model: Path) -> None:
-    src = write(tmp_path / "t.py", "x\n")
-    proc = cli(env, "complete", f"{src}:1:1", "--model", tiny_model, "--max-tokens", "0")
-    assert_error(proc, "invalid seedCoder.maxTokens = 0 (must be between 1 and 4096)")
+def test_invalid_flag_values_warn_and_go_on(env, tmp_path: Path, tiny_model: Path) -> None:
+    src = tmp_path / "src.py"
+    src.write_text("def f():\n    \n", encoding="utf-8")
+    args = ["complete", f"{src}:2:5", "--model", tiny_model]
+    proc = cli(env, *args, "--max-tokens", "0", "--log-level", "verbose")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == DEFAULT_INFILL + "\n"
+    assert (
+        "seed-coder-lsp: warning: invalid seedCoder.maxTokens = 0 (must be between 1 and 4096); "
+        "using 128" in proc.stderr
+    )
+    assert (
+        "invalid seedCoder.logLevel = 'verbose'" in proc.stderr and "Traceback" not in proc.stderr
+    )
+
+
+def test_binary_file_is_not_a_text_file(env, tmp_path: Path, tiny_model: Path) -> None:
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"\xff\xfe\x00binary\x00")
+    proc = cli(env, "complete", f"{blob}:1:1", "--model", tiny_model)
+    assert_error(proc, f"cannot complete in {blob}: not a UTF-8 text file")
 
 
 def test_doctor(env, tiny_model: Path) -> None:

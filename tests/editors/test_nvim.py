@@ -512,3 +512,23 @@ def test_setup_rejects_bad_options(tmp_path: Path, nvim: str) -> None:
     finally:
         with contextlib.suppress(Exception):
             nv.command("qa!")
+
+
+def test_plugin_declares_inline_completion_so_no_completion_fallback(editor: Editor) -> None:
+    """The server serves textDocument/completion only to clients without inline completion:
+    the plugin declares it, so nvim-cmp & co. never get a second, undebounced suggestion."""
+    caps = editor.lua(
+        "return vim.lsp.get_clients({ name = 'seed_coder' })[1].capabilities.textDocument"
+        ".inlineCompletion ~= nil"
+    )
+    assert caps is True
+    editor.insert_at(BLANK_ROW)
+    result = editor.lua(
+        """
+        local client = vim.lsp.get_clients({ name = 'seed_coder' })[1]
+        local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+        local res = client:request_sync('textDocument/completion', params, 5000, 0)
+        return res and res.result or vim.NIL
+        """
+    )
+    assert result is None

@@ -52,6 +52,11 @@ function M.client_config(cfg)
     filetypes = cfg.filetypes,
     root_markers = cfg.root_markers,
     init_options = vim.deepcopy(cfg.settings),
+    -- Declare inline completion (Neovim 0.12 does itself): a client without it gets the
+    -- server's textDocument/completion fallback too, which would race the plugin's requests.
+    capabilities = vim.tbl_deep_extend('force', vim.lsp.protocol.make_client_capabilities(), {
+      textDocument = { inlineCompletion = { dynamicRegistration = false } },
+    }),
     -- answered for workspace/configuration (section "seedCoder") and pushed with
     -- workspace/didChangeConfiguration right after initialization
     settings = { seedCoder = vim.deepcopy(cfg.settings) },
