@@ -103,9 +103,9 @@ def cursor_offset(text: str, line: int, col: int) -> int:
 
 def _engine(settings: Settings) -> Any:
     """A started engine with the model loaded, or a CliError saying what to do."""
-    from .completion import locate_model, worker_config
     from .engine import Engine, EngineError
     from .model_check import ModelError
+    from .model_setup import locate_model, worker_config
 
     try:
         model = locate_model(settings)
@@ -151,8 +151,9 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Backend, model facts and one timed smoke infill, for bug reports and setup checks."""
-    from .completion import finish, locate_model, payload, stats_line
+    from .completion import finish, payload, stats_line
     from .model_check import ModelError
+    from .model_setup import locate_model
 
     settings = settings_from_args(args)
     try:

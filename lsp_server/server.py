@@ -1,87 +1,45 @@
-"""LSP glue (the only module that imports pygls/lsprotocol): inline completions over stdio."""
+"""LSP glue: inline completions over stdio (with lsp_models.py and lsp_protocol.py, the only
+modules that import pygls/lsprotocol)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sys
-import threading
 import time
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from lsprotocol import types
-from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
 from . import __version__, positions
-from .completion import locate_model, stats_line, worker_config
-from .download import DownloadCancelled, DownloadError, download_model
-from .engine import Engine
-from .lsp_protocol import FlatProtocol, end_progress_token, internals
-from .model_check import ModelError
+from .completion import stats_line
+from .download import DownloadError
+from .lsp_models import ModelServer
+from .lsp_protocol import internals
 from .postprocess import Suggestion
-from .registry import resolve_model
 from .scheduler import Scheduler
 from .settings import DEFAULTS, Settings, parse_settings
 
 log = logging.getLogger("seed_coder_lsp.server")
-STATUS = "seedCoder/status"
 STATS = "seedCoder/stats"
 DOWNLOAD_COMMAND = "seedCoder.server.downloadModel"
-DOWNLOAD_ACTION = "Download"
-SAID_MAX = 256
 
 
-class SeedCoderServer(LanguageServer):
-    """Server state: settings, the engine supervisor and the keystroke scheduler."""
+class SeedCoderServer(ModelServer):
+    """Adds the keystroke scheduler and the document requests to the model's life."""
 
     def __init__(self, settings: Settings = DEFAULTS) -> None:
-        super().__init__("seed-coder-lsp", __version__, protocol_cls=FlatProtocol)
-        self.base_settings = settings  # CLI flags over the defaults
-        self.init_settings = settings  # ... plus initializationOptions: what pushes merge onto
-        self.settings = settings
-        self.engine: Engine | None = None
-        self.engine_key: tuple[Any, ...] | None = None
+        super().__init__(settings)
         self.scheduler = Scheduler(
             lambda: self.engine, lambda: self.settings, self._log_stats, text_of=self.text_of
         )
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.said: set[str] = set()
-        self.status: dict[str, Any] = {"state": "loading", "message": "starting"}
         self.inline_client = True
-        self.load_generation = 0
         self.pending_warnings: list[str] = []  # from initializationOptions, shown once initialized
-        self.offered: set[str] = set()  # models whose download the user was asked about
 
-    # -- messages ----------------------------------------------------------------------------
-    def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
-        """A problem the user can fix: one showMessage per distinct text, and the log."""
-        log.warning(message)
-        if message in self.said:
-            return
-        if len(self.said) >= SAID_MAX:  # distinct messages (paths, causes) must not pile up
-            self.said.clear()
-        self.said.add(message)
-        self.window_show_message(
-            types.ShowMessageParams(type=kind, message=f"Seed-Coder: {message}")
-        )
-
-    def say(self, message: str, level: types.MessageType = types.MessageType.Log) -> None:
-        """A line for the editor's log (window/logMessage) and stderr."""
-        log.info(message)
-        self.window_log_message(types.LogMessageParams(type=level, message=message))
-
-    def set_status(self, state: str, message: str, **extra: Any) -> None:
-        """Tell the client (status bar) what the engine is doing."""
-        self.status = {"state": state, "message": message, **extra}
-        self.protocol.notify(STATUS, self.status)
-
-    def from_thread(self, fn: Any, *args: Any) -> None:
-        """Run fn on the event loop: engine events arrive on its reader thread."""
-        if self.loop is not None and not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(fn, *args)
+    def model_changed(self) -> None:
+        self.scheduler.cache.clear()
 
     def _log_stats(self, stats: dict[str, Any]) -> None:
         self.say(f"completion: {stats_line(stats)} via {stats.get('source')}")
@@ -89,171 +47,6 @@ class SeedCoderServer(LanguageServer):
             self.set_status("ready", "model ready", lastLatencyMs=round(stats.get("total_ms", 0)))
 
     # -- settings and model lifecycle --------------------------------------------------------
-    def apply_settings(self, raw: Any, *, reload: bool = True) -> None:
-        """Merge new settings; warn about bad values; reload the model if its settings changed."""
-        settings, warnings = parse_settings(raw, self.init_settings)
-        for warning in warnings:
-            self.tell_once(warning)
-        self.settings = settings
-        if not settings.enable:
-            self.set_status("disabled", "completions disabled (seedCoder.enable)")
-        if reload and settings.engine_key() != self.engine_key and self.loop is not None:
-            self.loop.create_task(self.load_model())
-        elif settings.enable and self.status.get("state") == "disabled":
-            self.set_status("ready" if self.engine and self.engine.ready else "loading", "enabled")
-
-    async def pull_configuration(self) -> None:
-        """Ask the client for its settings (section seedCoder) before a model is picked: clients
-        such as Neovim's vim.lsp.config answer here and push didChangeConfiguration later."""
-        workspace = self.client_capabilities.workspace
-        if not (workspace and workspace.configuration):
-            return
-        params = types.ConfigurationParams(items=[types.ConfigurationItem(section="seedCoder")])
-        try:
-            result = await asyncio.wait_for(self.workspace_configuration_async(params), 2.0)
-        except Exception as exc:  # noqa: BLE001 - a client that does not answer: go on
-            log.info("workspace/configuration unanswered (%s); using initializationOptions", exc)
-            return
-        if result and isinstance(result[0], dict):
-            self.apply_settings(result[0], reload=False)
-
-    async def load_model(self, *, download: bool = False) -> None:
-        """Find the model and start the worker (see _load_model). Whatever goes wrong ends in
-        the error status and one message: never stuck at "loading"."""
-        try:
-            await self._load_model(download=download)
-        except Exception as exc:  # noqa: BLE001 - a bug or an odd failure: say so, keep serving
-            log.exception("loading the model failed")
-            message = f"could not load the model: {str(exc) or type(exc).__name__}"
-            self.set_status("error", message)
-            self.tell_once(message, types.MessageType.Error)
-
-    async def _load_model(self, *, download: bool = False) -> None:
-        """A registry model that is not on disk is downloaded only when asked (download=True:
-        the user's answer or command) or with autoDownload; otherwise the user is asked once.
-        Newer settings cancel this load."""
-        self.load_generation += 1
-        generation = self.load_generation
-        settings = self.settings
-        self.engine_key = settings.engine_key()
-        self.set_status("loading", "loading model")
-        try:
-            resolved = resolve_model(settings.model or None)
-            entry = resolved.entry
-            if entry is not None and not resolved.path.exists():
-                if not (download or settings.autoDownload):
-                    self.offer_download(entry.name, entry.size)
-                    return
-                await self.download(entry.name, generation)
-            model = locate_model(settings)
-        except DownloadCancelled:
-            return  # newer settings took over
-        except (ModelError, DownloadError) as exc:
-            self.set_status("error", str(exc))
-            self.tell_once(str(exc), types.MessageType.Error)
-            return
-        config = worker_config(settings, str(model.path))
-        if self.engine is None:
-            self.engine = Engine(config, on_event=self.on_engine_event)
-        else:
-            self.engine.reconfigure(config)
-            self.scheduler.cache.clear()  # suggestions of the previous model are stale
-        self.engine.start()
-        engine = self.engine
-        await in_daemon_thread(engine.wait_loaded)
-        if generation != self.load_generation:
-            return
-        if engine.load_error:
-            message = f"could not load {model.path}: {engine.load_error}"
-            self.set_status("error", message)
-            self.tell_once(message, types.MessageType.Error)
-            return
-        info = engine.info
-        self.say(
-            f"model {model.path.name} loaded in {info.get('load_ms')} ms on {info.get('backend')} "
-            f"(FIM template {info.get('fim_template')}, context {info.get('n_ctx')})"
-        )
-        self.set_status("ready", f"{model.path.name} ready ({info.get('backend')})")
-
-    def offer_download(self, name: str, size: int) -> None:
-        """A missing registry model: say so in the status and ask once whether to download."""
-        message = f"{name} ({size / 1e9:.1f} GB) is not downloaded"
-        self.set_status("error", message)
-        log.warning(message)
-        if name in self.offered or self.loop is None:
-            return
-        self.offered.add(name)
-        self.loop.create_task(self._ask_download(name, message))
-
-    async def _ask_download(self, name: str, message: str) -> None:
-        """window/showMessageRequest with a Download action; download only on that answer."""
-        params = types.ShowMessageRequestParams(
-            type=types.MessageType.Warning,
-            message=f"Seed-Coder: {message}. Nothing is downloaded without your say.",
-            actions=[types.MessageActionItem(title=DOWNLOAD_ACTION)],
-        )
-        try:
-            answer = await self.window_show_message_request_async(params)
-        except Exception:  # noqa: BLE001 - a client without message requests: the status says it
-            return
-        if answer is None or answer.title != DOWNLOAD_ACTION:
-            return
-        current = resolve_model(self.settings.model or None).entry
-        if current is not None and current.name == name:
-            await self.load_model(download=True)
-
-    async def download(self, name: str, generation: int | None = None) -> None:
-        """Download a registry model with $/progress percentages; a newer load (generation)
-        stops it."""
-        from .registry import load_registry
-
-        entry = load_registry()[name]
-        token = str(uuid.uuid4())
-        progress = self.work_done_progress
-        window = self.client_capabilities.window
-        try:
-            if not (window and window.work_done_progress):
-                raise RuntimeError("client does not show progress")
-            await asyncio.wait_for(progress.create_async(token), 5)
-            progress.begin(
-                token, types.WorkDoneProgressBegin(title="Downloading " + entry.file, percentage=0)
-            )
-        except Exception:  # noqa: BLE001 - clients without progress support still download
-            token = ""
-
-        def progress_from_thread(done: int, total: int) -> None:
-            if generation is not None and generation != self.load_generation:
-                raise DownloadCancelled(f"download of {entry.file} stopped: settings changed")
-            self.from_thread(report, done, total)
-
-        def report(done: int, total: int) -> None:
-            pct = int(done * 100 / total) if total else 0
-            self.set_status("loading", f"downloading {entry.file}", percent=pct)
-            if token:
-                progress.report(token, types.WorkDoneProgressReport(percentage=pct))
-
-        try:
-            await in_daemon_thread(lambda: download_model(entry, progress=progress_from_thread))
-        finally:
-            if token:
-                progress.end(token, types.WorkDoneProgressEnd(message="done"))
-                end_progress_token(self, token)
-
-    def on_engine_event(self, kind: str, message: str) -> None:
-        """Engine thread -> loop: crashes and model warnings become one message each."""
-        if kind == "crashed":
-            self.from_thread(self.tell_once, message)
-            self.from_thread(self.set_status, "error", message)
-        elif kind == "warning":
-            self.from_thread(self.tell_once, message)
-        elif kind == "ready":
-            self.from_thread(self.set_status, "ready", "model ready")
-
-    def shutdown_engine(self) -> None:
-        """Stop the worker process (shutdown, exit or stdin closed)."""
-        if self.engine is not None:
-            self.engine.close()
-
     # -- requests ----------------------------------------------------------------------------
     def document(self, uri: str) -> TextDocument | None:
         """An open document, or None (the client never opened it or closed it)."""
@@ -287,28 +80,6 @@ class SeedCoderServer(LanguageServer):
         if answer.suggestion is None or self.document(uri) is not doc or doc.version != version:
             return None  # computed for text that has changed since: never show it as current
         return doc, offset, answer.suggestion
-
-
-def in_daemon_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
-    """Run blocking work (a download, waiting for the model) on a daemon thread: unlike the
-    loop's executor, it never keeps the process alive after the editor has gone."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def settle(ok: bool, value: Any) -> None:
-        if not future.done():
-            future.set_result(value) if ok else future.set_exception(value)
-
-    def run() -> None:
-        try:
-            result = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
-            loop.call_soon_threadsafe(settle, False, exc)
-        else:
-            loop.call_soon_threadsafe(settle, True, result)
-
-    threading.Thread(target=run, daemon=True, name="seed-coder-blocking").start()
-    return future
 
 
 def encoding_of(doc: TextDocument) -> str:

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from lsp_server.completion import locate_model
 from lsp_server.engine import Engine, EngineCrashed, EngineError, Job
 from lsp_server.model_check import ModelError
+from lsp_server.model_setup import locate_model
 from lsp_server.runner import WorkerConfig
 from lsp_server.settings import Settings
 from tests.tiny_model import DEFAULT_INFILL, split_infill

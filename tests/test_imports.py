@@ -66,3 +66,15 @@ def test_no_import_cycles(package: str) -> None:
 def test_the_checker_finds_a_cycle() -> None:
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_keystroke_path_knows_nothing_about_models_or_workers() -> None:
+    g = graph("lsp_server")
+    seen, todo = set(), ["lsp_server.scheduler"]
+    while todo:
+        mod = todo.pop()
+        if mod not in seen:
+            seen.add(mod)
+            todo.extend(g.get(mod, ()))
+    heavy = {"runner", "worker", "engine", "registry", "model_check", "download", "model_setup"}
+    assert not {m.split(".")[1] for m in seen} & heavy, sorted(seen)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lsp_server import server as server_module
+from lsp_server import lsp_models
 from lsp_server.server import SeedCoderServer
 
 
@@ -23,7 +23,7 @@ def test_an_unexpected_failure_ends_in_the_error_status_and_one_message(
     def broken(_spec: Any) -> Any:
         raise RuntimeError("the disk is on fire")
 
-    monkeypatch.setattr(server_module, "resolve_model", broken)
+    monkeypatch.setattr(lsp_models, "resolve_model", broken)
     asyncio.run(ls.load_model())
     assert statuses[0][0] == "loading"
     assert statuses[-1] == ("error", "could not load the model: the disk is on fire")

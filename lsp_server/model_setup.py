@@ -1,0 +1,27 @@
+"""From settings to a model file and the worker's load configuration."""
+
+from __future__ import annotations
+
+from .model_check import check_model_file
+from .registry import ResolvedModel, resolve_model
+from .runner import WorkerConfig
+from .settings import Settings
+
+
+def locate_model(settings: Settings) -> ResolvedModel:
+    """Registry name, path or $SEED_CODER_LSP_MODEL -> a checked file (ModelError if not usable)."""
+    resolved = resolve_model(settings.model or None)
+    check_model_file(resolved.path, resolved.entry)
+    return resolved
+
+
+def worker_config(settings: Settings, model_path: str) -> WorkerConfig:
+    """What the engine worker needs to load the model."""
+    return WorkerConfig(
+        model_path=model_path,
+        n_ctx=settings.contextLength,
+        gpu_layers=settings.gpuLayers,
+        fim_template=settings.fimTemplate,
+        threads=settings.threads,
+        log_level=settings.logLevel,
+    )
