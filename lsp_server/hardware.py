@@ -8,7 +8,7 @@ import os
 import time
 from typing import Any
 
-COLD_MIN_TOKENS = 256  # a cold window never shrinks below this
+COLD_MIN_TOKENS = 512  # below this a cold window saves little time (fixed costs) and loses context
 GEN_ESTIMATE_TOKENS = 16  # what the latency target reserves for generating a first line
 WARMUP_LENGTHS = (384, 1536)  # prompt lengths of the warm-up's speed fit ...
 WARMUP_BUDGET_MS = 1500.0  # ... measured only if a 64-token probe says they fit in this

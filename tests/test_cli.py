@@ -192,10 +192,10 @@ def test_doctor_cold_window_follows_the_latency_target() -> None:
 
     slow = {"prompt_tps": 100.0, "gen_tps": 10.0}  # an 8B model on a laptop CPU
     line = _cold_window_line(slow, DEFAULTS)
-    # 500 ms less 16 generated tokens (1.6 s) leaves nothing: the smallest window, 256 tokens
-    assert line.startswith("cold-start window: 256 of 3960 prompt tokens")
+    # 500 ms less 16 generated tokens (1.6 s) leaves nothing: the smallest window, 512 tokens
+    assert line.startswith("cold-start window: 512 of 3960 prompt tokens")
     line = _cold_window_line(slow, Settings(latencyTargetMs=4000))
-    assert line.startswith("cold-start window: 256 of 3960")  # 2.4 s at 100 tokens/s = 240
+    assert line.startswith("cold-start window: 512 of 3960")  # 2.4 s at 100 tokens/s = 240
     fast = {"prompt_tps": 2000.0, "gen_tps": 50.0}  # no length term: 0.5 ms a token
     assert _cold_window_line(fast, Settings(latencyTargetMs=1000)).startswith(
         "cold-start window: 1360 of 3960"  # (1000 - 320) ms / 0.5
