@@ -89,16 +89,19 @@ def parse_location(location: str) -> tuple[Path, int, int]:
 
 
 def cursor_offset(text: str, line: int, col: int) -> int:
-    """Character offset of (line, col); columns count characters; CRLF counts as one ending."""
-    lines = text.splitlines(keepends=True) or [""]
-    if text.endswith(("\n", "\r")):
-        lines.append("")
-    if line >= len(lines):
-        raise CliError(f"line {line + 1} is past the end of the file ({len(lines)} lines)")
-    body = lines[line].rstrip("\r\n")
-    if col > len(body):
-        raise CliError(f"column {col + 1} is past the end of line {line + 1} ({len(body)} chars)")
-    return sum(len(x) for x in lines[:line]) + col
+    """Character offset of (line, col); columns count characters; lines end only at \n, \r\n
+    or \r, as editors count them (not at form feeds or U+2028 as str.splitlines does)."""
+    from .positions import UTF32, line_starts, offset_at
+
+    starts = line_starts(text)
+    if line >= len(starts):
+        raise CliError(f"line {line + 1} is past the end of the file ({len(starts)} lines)")
+    offset = offset_at(text, line, col, UTF32)
+    if offset is None:
+        end = starts[line + 1] if line + 1 < len(starts) else len(text)
+        length = len(text[starts[line] : end].rstrip("\r\n"))
+        raise CliError(f"column {col + 1} is past the end of line {line + 1} ({length} chars)")
+    return offset
 
 
 def _engine(settings: Settings) -> Any:

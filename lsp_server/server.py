@@ -15,6 +15,7 @@ from pygls.workspace import TextDocument
 
 from . import __version__, positions
 from .completion import stats_line
+from .documents import Document, Documents
 from .download import DownloadError
 from .lsp_models import ModelServer
 from .lsp_protocol import internals
@@ -35,6 +36,7 @@ class SeedCoderServer(ModelServer):
         self.scheduler = Scheduler(
             lambda: self.engine, lambda: self.settings, self._log_stats, text_of=self.text_of
         )
+        self.documents = Documents()  # the editor's text, kept with LSP line rules
         self.inline_client = True
         self.pending_warnings: list[str] = []  # from initializationOptions, shown once initialized
 
@@ -54,30 +56,34 @@ class SeedCoderServer(ModelServer):
 
     def text_of(self, uri: str) -> str | None:
         """The document's current text (the scheduler checks requests against it)."""
-        doc = self.document(uri)
-        return doc.source if doc is not None else None
+        doc = self.documents.get(uri)
+        return doc.text if doc is not None else None
 
     async def suggest(
         self, uri: str, position: types.Position, invoked: bool
-    ) -> tuple[TextDocument, int, Suggestion] | None:
+    ) -> tuple[Document, int, Suggestion] | None:
         """Shared by inline and fallback completion: validate, then ask the scheduler."""
         settings = self.settings
-        doc = self.document(uri)
-        if doc is None:
+        opened, doc = self.document(uri), self.documents.get(uri)
+        if opened is None or doc is None:
             self.say(f"completion for unknown document {uri} ignored", types.MessageType.Warning)
             return None
-        if not settings.enable or not settings.language_enabled(doc.language_id or ""):
+        if not settings.enable or not settings.language_enabled(opened.language_id or ""):
             return None
-        offset = cursor_offset(doc, position)
+        offset = positions.offset_at(doc.text, position.line, position.character, doc.encoding)
         if offset is None:
             self.say(
                 f"position {position.line}:{position.character} is outside {uri}; ignored",
                 types.MessageType.Warning,
             )
             return None
-        text, version = doc.source, doc.version
+        text, version = doc.text, doc.version
         answer = await self.scheduler.complete(uri, text[:offset], text[offset:], invoked=invoked)
-        if answer.suggestion is None or self.document(uri) is not doc or doc.version != version:
+        if (
+            answer.suggestion is None
+            or self.documents.get(uri) is not doc
+            or doc.version != version
+        ):
             return None  # computed for text that has changed since: never show it as current
         return doc, offset, answer.suggestion
 
@@ -88,25 +94,20 @@ def encoding_of(doc: TextDocument) -> str:
     return str(getattr(kind, "value", kind) or positions.UTF16)
 
 
-def cursor_offset(doc: TextDocument, position: types.Position) -> int | None:
-    """Character offset of a client position, or None when it lies outside the document."""
-    return positions.offset_at(doc.source, position.line, position.character, encoding_of(doc))
-
-
-def edit_cursor(doc: TextDocument, changes: Sequence[Any]) -> int | None:
+def edit_cursor(doc: Document, changes: Sequence[Any]) -> int | None:
     """Where typing leaves the cursor: after the text of the last change (None for a whole-text
     replacement, which says nothing about the cursor)."""
     last = changes[-1] if changes else None
     rng = getattr(last, "range", None)
     if last is None or rng is None:
         return None
-    start = positions.offset_at(doc.source, rng.start.line, rng.start.character, encoding_of(doc))
+    start = positions.offset_at(doc.text, rng.start.line, rng.start.character, doc.encoding)
     return None if start is None else start + len(last.text)
 
 
-def item_range(doc: TextDocument, offset: int, suggestion: Suggestion) -> types.Range:
+def item_range(doc: Document, offset: int, suggestion: Suggestion) -> types.Range:
     """The exact range the text replaces: empty at the cursor, or over auto-closed brackets."""
-    text, enc = doc.source, encoding_of(doc)
+    text, enc = doc.text, doc.encoding
     start = positions.position_at(text, offset, enc)
     end = positions.position_at(text, offset + suggestion.replace_chars, enc)
     return types.Range(
@@ -151,18 +152,40 @@ def on_configuration(ls: SeedCoderServer, params: types.DidChangeConfigurationPa
     ls.apply_settings(raw)
 
 
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+def on_open(ls: SeedCoderServer, params: types.DidOpenTextDocumentParams) -> None:
+    """Keep the editor's text ourselves (see documents.py), in the negotiated encoding."""
+    item = params.text_document
+    opened = ls.document(item.uri)
+    encoding = encoding_of(opened) if opened is not None else positions.UTF16
+    ls.documents.open(item.uri, item.text, item.version, encoding)
+
+
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 def on_change(ls: SeedCoderServer, params: types.DidChangeTextDocumentParams) -> None:
-    """After pygls applied the edit: stop a generation whose result can no longer be shown."""
+    """Apply the edit with LSP line rules, then stop a generation it made useless."""
     uri = params.text_document.uri
-    doc = ls.document(uri)
+    changes = [(_range(getattr(c, "range", None)), c.text) for c in params.content_changes]
+    if not ls.documents.change(uri, params.text_document.version, changes):
+        opened = ls.document(uri)  # an edit that does not fit: take pygls's copy, and say so
+        if opened is not None:
+            log.warning("edit of %s does not fit the text; resynchronized", uri)
+            ls.documents.open(uri, opened.source, opened.version or 0, encoding_of(opened))
+    doc = ls.documents.get(uri)
     if doc is not None:
-        ls.scheduler.on_change(uri, doc.source, edit_cursor(doc, params.content_changes))
+        ls.scheduler.on_change(uri, doc.text, edit_cursor(doc, params.content_changes))
+
+
+def _range(rng: types.Range | None) -> tuple[int, int, int, int] | None:
+    if rng is None:
+        return None
+    return (rng.start.line, rng.start.character, rng.end.line, rng.end.character)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def on_close(ls: SeedCoderServer, params: types.DidCloseTextDocumentParams) -> None:
-    """Stop any generation for a closed document."""
+    """Stop any generation for a closed document and forget its text."""
+    ls.documents.close(params.text_document.uri)
     ls.scheduler.forget(params.text_document.uri)
 
 
@@ -202,7 +225,7 @@ async def on_completion(
             range=item_range(doc, offset, suggestion), new_text=suggestion.text
         ),
         insert_text_format=types.InsertTextFormat.PlainText,
-        filter_text=doc.source[doc.source.rfind("\n", 0, offset) + 1 : offset] + first_line,
+        filter_text=doc.text[doc.text.rfind("\n", 0, offset) + 1 : offset] + first_line,
         sort_text="0",
         preselect=True,
     )

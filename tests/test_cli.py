@@ -282,3 +282,13 @@ def test_download_from_local_hub_prints_the_path(env, tmp_path: Path, tiny_model
     assert target.read_bytes() == data
     assert "100.0%" in proc.stderr and "HTTP Request" not in proc.stderr
     assert {path for _, path in hub.requests} == {"/test/tiny/resolve/main/tiny.gguf"}
+
+
+def test_lines_are_counted_as_editors_count_them(env, tmp_path: Path, tiny_model: Path) -> None:
+    """A form feed or U+2028 is not a line break (str.splitlines says it is)."""
+    src = tmp_path / "ff.py"
+    src.write_text("import os\f\nx = '\u2028'\ndef f():\n    \n", encoding="utf-8")
+    proc = cli(env, "complete", f"{src}:4:5", "--model", tiny_model)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == DEFAULT_INFILL + "\n"
+    assert_error(cli(env, "complete", f"{src}:6:1", "--model", tiny_model), "line 6 is past")

@@ -234,3 +234,17 @@ async def test_accepting_a_suggestion_shows_the_next_one_from_speculation(models
             lambda st: st.speculations == before.speculations + 1, 5, "the next speculation"
         )
         assert later.generations == after.generations
+
+
+async def test_completion_after_an_edit_in_a_file_with_a_form_feed(server: Session) -> None:
+    """pygls's own copy splits lines at the form feed and drifts after an incremental edit
+    (here its line 1 stays empty, so the cursor below would be "outside the document"); the
+    server keeps the editor's text and completes at the right place."""
+    uri = "file:///e2e/completion/formfeed.py"
+    text = "import os\f\ndef f():\n    pass\n"
+    server.open(uri, text)
+    server.insert(uri, text.index("def"), "x = 2\n")  # a new line 1 under the form feed
+    cursor = types.Position(line=1, character=5)  # the end of "x = 2"
+    items = await server.inline(uri, cursor)
+    assert [i.insert_text for i in items] == [DEFAULT_INFILL]
+    assert items[0].range == types.Range(start=cursor, end=cursor)
