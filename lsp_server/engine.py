@@ -207,11 +207,9 @@ class Engine:
             self._outbox.put(None)
             self._proc = None
             self._ready.clear()
-        proc.terminate()
-        proc.join(1.0)
-        if proc.is_alive():
-            proc.kill()
         self._fail_all(EngineError("model reloading"))
+        # Waiting for it to go can take a second: never on the caller's (the event loop's) time.
+        threading.Thread(target=_end, args=(proc,), daemon=True, name="retire-worker").start()
 
     # -- threads -----------------------------------------------------------------------------
     def _sender(self, conn: Any, outbox: queue.Queue[Any]) -> None:
@@ -297,6 +295,15 @@ class Engine:
         for job in jobs:
             if not job.future.done():
                 job.future.set_exception(exc)
+
+
+def _end(proc: Any) -> None:
+    """Terminate, wait a second, kill."""
+    proc.terminate()
+    proc.join(1.0)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(1.0)
 
 
 def _safer(config: WorkerConfig, crashes: int) -> WorkerConfig:

@@ -42,7 +42,7 @@ def offset_at(text: str, line: int, character: int, encoding: str = UTF16) -> in
     if line < 0 or character < 0 or line >= len(starts):
         return None
     body = _line_body(text, starts, line)
-    if encoding == UTF32:
+    if encoding == UTF32 or body.isascii():  # one unit a character: no walk over the line
         return starts[line] + character if character <= len(body) else None
     seen = 0
     for i, ch in enumerate(body):
@@ -58,4 +58,5 @@ def position_at(text: str, offset: int, encoding: str = UTF16) -> tuple[int, int
     """(line, character) of a string offset, in the client's units."""
     starts = line_starts(text)
     line = max(0, bisect_right(starts, offset) - 1)
-    return line, units(text[starts[line] : offset], encoding)
+    head = text[starts[line] : offset]
+    return line, len(head) if head.isascii() else units(head, encoding)

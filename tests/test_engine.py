@@ -266,3 +266,27 @@ def test_bad_requests_are_answered_and_the_engine_keeps_serving(
     assert big["text"] == "ok_42 = compute(1)\n"
     assert big["stats"]["stop_reason"] == "settled"
     assert big["stats"]["prompt_tokens"] <= 512 - 16
+
+
+def test_reconfigure_never_waits_for_the_old_worker(
+    make_engine: EngineFactory, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event loop calls reconfigure on a model reload: the old worker is ended on a
+    thread of its own, and the next request runs on the new one."""
+    import threading
+
+    engine = make_engine(tiny_model)
+    engine.wait_ready(TIMEOUT)
+    old = engine._proc
+    caller = threading.get_ident()
+    joined_on: list[int] = []
+    real_join = old.join
+    monkeypatch.setattr(
+        old, "join", lambda t=None: (joined_on.append(threading.get_ident()), real_join(t))
+    )
+    engine.reconfigure(engine.config)
+    assert run(engine, prefix="x", suffix="", max_tokens=7)["text"] == DEFAULT_INFILL
+    deadline = time.monotonic() + TIMEOUT
+    while old.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not old.is_alive() and joined_on and caller not in joined_on

@@ -47,3 +47,22 @@ def test_empty_document() -> None:
     assert offset_at("", 0, 0) == 0
     assert offset_at("", 0, 1) is None
     assert position_at("", 0) == (0, 0)
+
+
+def test_a_megabyte_single_line_takes_the_ascii_fast_path(monkeypatch) -> None:
+    """Minified JS: one 1 MB line costs no walk over its characters per request."""
+    from lsp_server import positions
+
+    line = "a=1;" * 250_000
+    text = line + "\n"
+    calls: list[int] = []
+    real = positions.units
+    monkeypatch.setattr(
+        positions, "units", lambda chars, enc: calls.append(len(chars)) or real(chars, enc)
+    )
+    for enc in (positions.UTF8, positions.UTF16):
+        assert positions.offset_at(text, 0, 999_999, enc) == 999_999
+        assert positions.position_at(text, 999_999, enc) == (0, 999_999)
+    assert calls == []  # never counted unit by unit
+    text = "é" + line + "\n"  # not ASCII: the exact walk, still right
+    assert positions.offset_at(text, 0, 3, positions.UTF8) == 2
