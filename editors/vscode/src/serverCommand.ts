@@ -22,8 +22,9 @@ export function resolveServerCommand(config: vscode.WorkspaceConfiguration): Exe
     return { command: onPath, args: [] };
   }
   throw new Error(
-    '`seed-coder-lsp` was not found on PATH. Install it (`pip install seed-coder-lsp`) or set ' +
-      '`seedCoder.serverCommand` or `seedCoder.pythonPath`.',
+    '`seed-coder-lsp` was not found on PATH. Install it from your clone with ' +
+      '`pipx install /path/to/seed-coder-lsp` (or `uv tool install /path/to/seed-coder-lsp`), ' +
+      'or set `seedCoder.serverCommand` to `["/path/to/seed-coder-lsp/.venv/bin/seed-coder-lsp"]`.',
   );
 }
 

@@ -33,8 +33,9 @@ function M.check()
       h.ok(('server command found: %s'):format(vim.fn.exepath(exe)))
     else
       h.error(('server command %q not found'):format(exe), {
-        'pip install seed-coder-lsp (or pipx install seed-coder-lsp)',
-        "or set require('seed_coder').setup({ cmd = { '/path/to/seed-coder-lsp' } })",
+        'install it from a clone: pipx install /path/to/seed-coder-lsp (or uv tool install)',
+        "or point at the clone's venv: require('seed_coder').setup({ cmd = "
+          .. "{ '/path/to/seed-coder-lsp/.venv/bin/seed-coder-lsp' } })",
       })
     end
   else
