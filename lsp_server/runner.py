@@ -24,7 +24,6 @@ from .vocabulary import Vocabulary
 
 INSTRUCT_HINTS = ("instruct", "chat", "-it-", "-it.", "assistant")
 N_BATCH = 512  # llama.cpp's default: full prompt throughput
-TOKENIZE_LINES = 16  # text is tokenized in blocks of this many lines (the window's step)
 
 
 @dataclass
@@ -234,6 +233,10 @@ class Runner:
             return full
         cold = cold_tokens(self.speed, target)
         cached = self.llm.input_ids[: self.llm.n_tokens]
+        # A keystroke: the cache already holds all but a few tokens (vectorized check). Only a
+        # cold or moved window pays for the reuse plan here (and _evaluate plans again).
+        if len(full[0]) - _common_prefix(cached, full[0]) <= cold:
+            return full
         todo = (
             len(full[0])
             - plan_reuse(cached, full[0], limit=len(full[0]), can_shift=self.can_shift).kept
@@ -406,3 +409,12 @@ class Runner:
 
         ptr = self.llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+
+def _common_prefix(cached: Any, prompt: list[int]) -> int:
+    """Length of the shared leading run of the cache (a numpy array) and a prompt."""
+    import numpy as np
+
+    n = min(len(cached), len(prompt))
+    differ = np.flatnonzero(np.asarray(cached[:n]) != np.asarray(prompt[:n], dtype=cached.dtype))
+    return int(differ[0]) if differ.size else n

@@ -177,3 +177,26 @@ def test_the_decode_that_applies_a_shift_is_not_aborted(
     assert not runner.shift_pending
     again = runner.generate(req, NEVER, lambda: None, lambda t: None)
     assert again.text == DEFAULT_INFILL and again.stats.evaluated_tokens == 1
+
+
+def test_a_keystroke_plans_the_cache_reuse_once(
+    make_runner: RunnerFactory, tiny_model: Path, monkeypatch
+) -> None:
+    """With the latency target on, a warm keystroke does not plan the reuse twice (once to
+    size the window, once to evaluate it): the sizing check is a vectorized prefix compare."""
+    import lsp_server.runner as runner_module
+
+    runner = make_runner(tiny_model, n_ctx=512)
+    runner.llm.reset()
+    req = {"prefix": "def f():\n    ", "suffix": "\n", "latency_target_ms": 500}
+    runner.generate(req, NEVER, lambda: None, lambda t: None)
+    calls: list[int] = []
+    real = runner_module.plan_reuse
+    monkeypatch.setattr(
+        runner_module, "plan_reuse", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    out = runner.generate(
+        {**req, "prefix": req["prefix"] + "x"}, NEVER, lambda: None, lambda t: None
+    )
+    assert out.stats.evaluated_tokens == 2 and not out.stats.capped
+    assert calls == [1]
