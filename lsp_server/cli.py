@@ -10,26 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .settings import DEFAULTS, Settings, parse_settings
+from .settings import DEFAULTS, LOG_LEVELS, WIRE, Settings, parse_settings, schema, wire_name
 
 log = logging.getLogger("seed_coder_lsp")
-
-FLAGS: dict[str, tuple[str, type]] = {
-    "--model": ("model", str),
-    "--gpu-layers": ("gpuLayers", int),
-    "--context-length": ("contextLength", int),
-    "--max-tokens": ("maxTokens", int),
-    "--max-time-ms": ("maxTimeMs", int),
-    "--debounce-ms": ("debounceMs", int),
-    "--latency-target-ms": ("latencyTargetMs", int),
-    "--temperature": ("temperature", float),
-    "--fim-template": ("fimTemplate", str),
-    "--threads": ("threads", int),
-    "--log-level": ("logLevel", str),
-}
-
-
-LOG_LEVELS = ("error", "warning", "info", "debug")
 
 
 class CliError(Exception):
@@ -37,11 +20,37 @@ class CliError(Exception):
 
 
 def _add_setting_flags(p: argparse.ArgumentParser) -> None:
-    """Every setting as a flag (defaults come from Settings, not from here)."""
-    for flag, (key, kind) in FLAGS.items():
-        p.add_argument(
-            flag, dest=key, type=kind, default=argparse.SUPPRESS, help=f"seedCoder.{key}"
-        )
+    """Every setting as a flag, generated from the schema (defaults stay in Settings)."""
+    for f in schema():
+        flag, wire = "--" + f.name.replace("_", "-"), wire_name(f.name)
+        help_text = f"{f.metadata['help']} (seedCoder.{wire})"
+        if isinstance(f.default, bool):
+            p.add_argument(
+                flag, dest=wire, action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS, help=help_text,
+            )  # fmt: skip
+            continue
+        kind = f.default.__class__
+        if kind is tuple:
+            kind = _comma_list
+        p.add_argument(flag, dest=wire, type=_lenient(kind), default=argparse.SUPPRESS,
+                       metavar=f.name.upper(), help=help_text)  # fmt: skip
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _lenient(kind: Any) -> Any:
+    """Convert a flag's text, or keep the text so validation names the setting and warns."""
+
+    def convert(text: str) -> Any:
+        try:
+            return kind(text)
+        except ValueError:
+            return text
+
+    return convert
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,11 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """CLI flags over defaults; an invalid value warns (stderr) and keeps the default, as the
     same value would in the editor's settings."""
-    raw = {
-        key: getattr(args, key)
-        for _, (key, _) in FLAGS.items()
-        if getattr(args, key, None) is not None
-    }
+    raw = {key: value for key, value in vars(args).items() if key in WIRE}
     settings, warnings = parse_settings(raw, DEFAULTS)
     for warning in warnings:
         print(f"seed-coder-lsp: warning: {warning}", file=sys.stderr)
@@ -212,8 +217,8 @@ def _cold_window_line(info: dict[str, Any], settings: Settings) -> str:
     """What the latency target means on this machine: the window of a newly opened file."""
     from .runner import cold_tokens
 
-    full = settings.contextLength - settings.maxTokens - 8
-    target = settings.latencyTargetMs
+    full = settings.context_length - settings.max_tokens - 8
+    target = settings.latency_target_ms
     if target <= 0 or "prompt_tps" not in info:
         return f"cold-start window: {full} tokens (latencyTargetMs off)"
     cold = min(full, cold_tokens(info, target))
@@ -270,9 +275,9 @@ def cmd_models(_args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
-    level = getattr(args, "logLevel", None) or DEFAULTS.logLevel
+    level = getattr(args, "logLevel", None) or DEFAULTS.log_level
     if level not in LOG_LEVELS:  # settings_from_args warns about it
-        level = DEFAULTS.logLevel
+        level = DEFAULTS.log_level
     logging.basicConfig(
         stream=sys.stderr, level=level.upper(), format="seed-coder-lsp: %(message)s"
     )

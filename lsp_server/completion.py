@@ -18,11 +18,11 @@ def payload(
     return {
         "prefix": prefix,
         "suffix": suffix,
-        "max_tokens": settings.maxTokens,
-        "max_time_ms": settings.maxTimeMs,
+        "max_tokens": settings.max_tokens,
+        "max_time_ms": settings.max_time_ms,
         "temperature": settings.temperature,
         "hint": list(hint) if hint else None,
-        "latency_target_ms": settings.latencyTargetMs,
+        "latency_target_ms": settings.latency_target_ms,
     }
 
 

@@ -127,7 +127,7 @@ class ModelServer(LanguageServer):
             resolved = resolve_model(settings.model or None)
             entry = resolved.entry
             if entry is not None and not resolved.path.exists():
-                if not (download or settings.autoDownload):
+                if not (download or settings.auto_download):
                     self.offer_download(entry.name, entry.size)
                     return
                 await self.download(entry.name, generation)

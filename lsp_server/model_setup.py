@@ -19,9 +19,9 @@ def worker_config(settings: Settings, model_path: str) -> WorkerConfig:
     """What the engine worker needs to load the model."""
     return WorkerConfig(
         model_path=model_path,
-        n_ctx=settings.contextLength,
-        gpu_layers=settings.gpuLayers,
-        fim_template=settings.fimTemplate,
+        n_ctx=settings.context_length,
+        gpu_layers=settings.gpu_layers,
+        fim_template=settings.fim_template,
         threads=settings.threads,
-        log_level=settings.logLevel,
+        log_level=settings.log_level,
     )

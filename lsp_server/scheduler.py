@@ -414,8 +414,8 @@ class Scheduler:
         """Seconds to wait before generating: debounceMs while a generation costs less than the
         gap between keys (it can be shown before the next one); when it costs more, wait for a
         pause (1.5x the typing pace, at most 250 ms) instead of starting work typing will stop."""
-        delay = settings.debounceMs / 1000
-        if not settings.adaptiveDebounce or state.pace is None or self.cost is None:
+        delay = settings.debounce_ms / 1000
+        if not settings.adaptive_debounce or state.pace is None or self.cost is None:
             return delay
         if self.cost <= state.pace:
             return delay

@@ -210,7 +210,7 @@ async def on_completion(
     ls: SeedCoderServer, params: types.CompletionParams
 ) -> types.CompletionList | None:
     """For clients without inline completion (Helix, Sublime): the infill as one item."""
-    if ls.inline_client or not ls.settings.completionFallback:
+    if ls.inline_client or not ls.settings.completion_fallback:
         return None
     found = await ls.suggest(params.text_document.uri, params.position, invoked=True)
     if found is None:

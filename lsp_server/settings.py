@@ -1,66 +1,121 @@
-"""Typed settings with their defaults in one place, read from camelCase dictionaries."""
+"""The one settings schema: typed fields with defaults, limits, choices and help in one place.
+
+Python reads snake_case attributes; editors and initializationOptions send camelCase keys (the
+`wire` name, derived from the field name); CLI flags are the kebab-case field names. Validation,
+the CLI's flags and the test that pins VS Code's package.json all follow from the fields below.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .fim import TEMPLATES_BY_NAME
 
 FIM_TEMPLATE_CHOICES = ("auto", *TEMPLATES_BY_NAME)
+LOG_LEVELS = ("error", "warning", "info", "debug")
+ENGINES = ("local", "remote")
+REMOTE_APIS = ("auto", "llama-server", "openai")
+API_KEY_ENV = "SEED_CODER_LSP_API_KEY"  # the remote server's key: never a setting, never logged
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple[str, ...] = (),
+    reload: bool = False,
+) -> Any:
+    """A field of Settings with what validation, flags and docs need to know about it."""
+    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "reload": reload}
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class Settings:
     """What a user can set: initializationOptions, didChangeConfiguration or CLI flags."""
 
-    model: str = ""  # registry name or path; "" = $SEED_CODER_LSP_MODEL, then the registry default
-    gpuLayers: int = -1  # -1 = every layer when the build can offload, 0 = CPU only
-    contextLength: int = 4096
-    maxTokens: int = 128
-    maxTimeMs: int = 1500  # generation time budget; once spent, stop at the next newline
-    debounceMs: int = 0  # the engine paces requests: idle -> start at once
-    adaptiveDebounce: bool = True  # wait for a pause when a generation costs more than a key gap
-    latencyTargetMs: int = 500  # cold start: shrink the first window to answer within this
-    speculative: bool = True  # compute the next suggestion as if the shown one was accepted
-    autoDownload: bool = False  # download a missing registry model without asking first
-    languages: tuple[str, ...] = ("*",)
-    temperature: float = 0.0
-    enable: bool = True
-    fimTemplate: str = "auto"
-    completionFallback: bool = True  # textDocument/completion for clients without inline completion
-    threads: int = 0  # 0 = one per physical core (what llama.cpp itself picks)
-    logLevel: str = "info"
+    model: str = setting(
+        "", "registry name, .gguf path or owner/repo:FILE.gguf; empty: the default", reload=True
+    )
+    gpu_layers: int = setting(
+        -1, "layers on the GPU: -1 all when the build can, 0 CPU only", lo=-1, hi=10_000,
+        reload=True,
+    )  # fmt: skip
+    context_length: int = setting(
+        4096, "context window in tokens", lo=256, hi=1_048_576, reload=True
+    )
+    max_tokens: int = setting(128, "most tokens generated per suggestion", lo=1, hi=4096)
+    max_time_ms: int = setting(
+        1500, "generation time budget; once spent, stop at the next newline", lo=10, hi=600_000
+    )
+    debounce_ms: int = setting(
+        0, "extra wait after a key (the engine paces requests already)", lo=0, hi=5000
+    )
+    adaptive_debounce: bool = setting(
+        True, "wait for a pause when a generation costs more than the gap between keys"
+    )
+    latency_target_ms: int = setting(
+        500, "cold start: shrink the first window to answer within this (0: off)", lo=0,
+        hi=600_000,
+    )  # fmt: skip
+    speculative: bool = setting(True, "compute the next suggestion as if this one was accepted")
+    auto_download: bool = setting(False, "download a missing registry model without asking")
+    languages: tuple[str, ...] = setting(("*",), "language ids to complete in (* = all)")
+    temperature: float = setting(0.0, "sampling temperature (0 = greedy)", lo=0.0, hi=2.0)
+    enable: bool = setting(True, "offer completions")
+    fim_template: str = setting(
+        "auto", "FIM token layout", choices=FIM_TEMPLATE_CHOICES, reload=True
+    )
+    completion_fallback: bool = setting(
+        True, "serve textDocument/completion to clients without inline completion"
+    )
+    threads: int = setting(0, "CPU threads (0 = one per physical core)", lo=0, hi=1024, reload=True)
+    log_level: str = setting("info", "log detail on stderr", choices=LOG_LEVELS)
+    engine: str = setting(
+        "local", "local: llama.cpp in a worker; remote: a server", choices=ENGINES, reload=True
+    )
+    remote_url: str = setting(
+        "", "base URL of the remote server, e.g. http://gpu-box:8080", reload=True
+    )
+    remote_api: str = setting(
+        "auto", "the remote server's API (auto: detect)", choices=REMOTE_APIS, reload=True
+    )
 
     def engine_key(self) -> tuple[Any, ...]:
-        """Fields whose change needs the model reloaded."""
-        return (self.model, self.gpuLayers, self.contextLength, self.fimTemplate, self.threads)
+        """Fields whose change needs the model (or the remote connection) set up again."""
+        return tuple(
+            getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["reload"]
+        )
 
     def language_enabled(self, language_id: str) -> bool:
         """Whether completions are on for this language id ("*" means all)."""
         return "*" in self.languages or language_id in self.languages
 
 
-_LIMITS: dict[str, tuple[float, float]] = {
-    "gpuLayers": (-1, 10_000),
-    "contextLength": (256, 1_048_576),
-    "maxTokens": (1, 4096),
-    "maxTimeMs": (10, 600_000),
-    "debounceMs": (0, 5_000),
-    "latencyTargetMs": (0, 600_000),
-    "temperature": (0.0, 2.0),
-    "threads": (0, 1024),
-}
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "fimTemplate": FIM_TEMPLATE_CHOICES,
-    "logLevel": ("error", "warning", "info", "debug"),
-}
 DEFAULTS = Settings()
 
 
-def _check_value(name: str, value: Any, default: Any) -> Any:
+def wire_name(name: str) -> str:
+    """snake_case field -> the camelCase key editors send (gpu_layers -> gpuLayers)."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def schema() -> list[dataclasses.Field[Any]]:
+    """Every setting's field, in declaration order."""
+    return list(dataclasses.fields(Settings))
+
+
+WIRE = {wire_name(f.name): f for f in schema()}
+
+
+def _check_value(f: dataclasses.Field[Any], value: Any) -> Any:
     """Coerce one value to the type of its default, or raise ValueError with a readable reason."""
+    default = f.default
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -86,40 +141,48 @@ def _check_value(name: str, value: Any, default: Any) -> Any:
             return default
         if not isinstance(value, str):
             raise ValueError("expected a string")
-    lo_hi = _LIMITS.get(name)
-    if lo_hi and not lo_hi[0] <= value <= lo_hi[1]:
-        lo, hi = (f"{x:g}" if isinstance(x, float) else str(x) for x in lo_hi)  # not 1.04858e+06
-        raise ValueError(f"must be between {lo} and {hi}")
-    if name in _CHOICES and value not in _CHOICES[name]:
-        raise ValueError("must be one of " + ", ".join(_CHOICES[name]))
+    lo, hi, choices = f.metadata["lo"], f.metadata["hi"], f.metadata["choices"]
+    if lo is not None and not lo <= value <= hi:
+        lo_s, hi_s = (f"{x:g}" if isinstance(x, float) else str(x) for x in (lo, hi))
+        raise ValueError(f"must be between {lo_s} and {hi_s}")
+    if choices and value not in choices:
+        raise ValueError("must be one of " + ", ".join(choices))
     return value
 
 
 def parse_settings(raw: Any, base: Settings = DEFAULTS) -> tuple[Settings, list[str]]:
-    """Merge user values over `base`; invalid or unknown keys keep the base value and warn."""
+    """Merge user values (camelCase keys) over `base`; invalid or unknown keys keep the base
+    value and warn."""
     if raw is None:
         return base, []
     if not isinstance(raw, dict):
         return base, [f"seedCoder settings must be an object, got {type(raw).__name__}"]
     if isinstance(raw.get("seedCoder"), dict):
         raw = raw["seedCoder"]
-    known = {f.name: f for f in dataclasses.fields(Settings)}
     changes: dict[str, Any] = {}
     warnings: list[str] = []
     for key, value in raw.items():
-        if key not in known:
-            warnings.append(f"unknown setting seedCoder.{key} ignored")
+        f = WIRE.get(key)
+        if f is None:
+            hint = (
+                f" (the API key is read from ${API_KEY_ENV} only)" if "key" in key.lower() else ""
+            )
+            warnings.append(f"unknown setting seedCoder.{key} ignored{hint}")
             continue
-        default = getattr(DEFAULTS, key)
         try:
-            changes[key] = _check_value(key, value, default)
+            changes[f.name] = _check_value(f, value)
         except ValueError as exc:
             warnings.append(
-                f"invalid seedCoder.{key} = {value!r} ({exc}); using {getattr(base, key)!r}"
+                f"invalid seedCoder.{key} = {value!r} ({exc}); using {getattr(base, f.name)!r}"
             )
     return dataclasses.replace(base, **changes), warnings
 
 
 def settings_field_names() -> list[str]:
     """The public camelCase keys, for docs and editor clients."""
-    return [f.name for f in dataclasses.fields(Settings)]
+    return list(WIRE)
+
+
+def as_wire(settings: Settings) -> dict[str, Any]:
+    """The settings as editors send them (camelCase keys)."""
+    return {wire_name(f.name): getattr(settings, f.name) for f in schema()}

@@ -194,17 +194,17 @@ def test_doctor_cold_window_follows_the_latency_target() -> None:
     line = _cold_window_line(slow, DEFAULTS)
     # 500 ms less 16 generated tokens (1.6 s) leaves nothing: the smallest window, 512 tokens
     assert line.startswith("cold-start window: 512 of 3960 prompt tokens")
-    line = _cold_window_line(slow, Settings(latencyTargetMs=4000))
+    line = _cold_window_line(slow, Settings(latency_target_ms=4000))
     assert line.startswith("cold-start window: 512 of 3960")  # 2.4 s at 100 tokens/s = 240
     fast = {"prompt_tps": 2000.0, "gen_tps": 50.0}  # no length term: 0.5 ms a token
-    assert _cold_window_line(fast, Settings(latencyTargetMs=1000)).startswith(
+    assert _cold_window_line(fast, Settings(latency_target_ms=1000)).startswith(
         "cold-start window: 1360 of 3960"  # (1000 - 320) ms / 0.5
     )
     # with the length term (attention): n * (0.25 + 0.00006 n) <= 680 ms
     curved = {**fast, "prompt_ms_per_token": 0.25, "prompt_ms_per_token2": 0.00006}
-    line = _cold_window_line(curved, Settings(latencyTargetMs=1000))
+    line = _cold_window_line(curved, Settings(latency_target_ms=1000))
     assert line.startswith("cold-start window: 1875 of 3960"), line
-    assert _cold_window_line(fast, Settings(latencyTargetMs=0)).endswith("(latencyTargetMs off)")
+    assert _cold_window_line(fast, Settings(latency_target_ms=0)).endswith("(latencyTargetMs off)")
 
 
 def test_models_lists_what_is_on_disk_and_what_is_not(env, tmp_path: Path) -> None:
@@ -292,3 +292,39 @@ def test_lines_are_counted_as_editors_count_them(env, tmp_path: Path, tiny_model
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == DEFAULT_INFILL + "\n"
     assert_error(cli(env, "complete", f"{src}:6:1", "--model", tiny_model), "line 6 is past")
+
+
+def test_every_setting_is_a_flag_generated_from_the_schema() -> None:
+    """Flags follow the schema: kebab-case names, --x/--no-x for booleans, lists by comma."""
+    from lsp_server.cli import _parser, settings_from_args
+    from lsp_server.settings import WIRE
+
+    parser = _parser()
+    help_text = parser.format_help()
+    for f in WIRE.values():
+        assert "--" + f.name.replace("_", "-") in help_text, f.name
+    args = parser.parse_args(
+        ["--no-speculative", "--auto-download", "--languages", "python, go", "--engine",
+         "remote", "--remote-url", "http://h:1", "--remote-api", "openai", "--temperature",
+         "0.5", "--max-time-ms", "20"]
+    )  # fmt: skip
+    settings = settings_from_args(args)
+    assert (settings.speculative, settings.auto_download) == (False, True)
+    assert settings.languages == ("python", "go")
+    assert (settings.engine, settings.remote_url, settings.remote_api) == (
+        "remote",
+        "http://h:1",
+        "openai",
+    )
+    assert (settings.temperature, settings.max_time_ms) == (0.5, 20)
+
+
+def test_flag_limits_are_the_schema_limits(capsys) -> None:
+    """The same bound an editor's value meets: maxTimeMs 5 warns and keeps the default."""
+    from lsp_server.cli import _parser, settings_from_args
+
+    settings = settings_from_args(_parser().parse_args(["--max-time-ms", "5", "--threads", "x"]))
+    assert (settings.max_time_ms, settings.threads) == (1500, 0)
+    err = capsys.readouterr().err
+    assert "invalid seedCoder.maxTimeMs = 5 (must be between 10 and 600000); using 1500" in err
+    assert "invalid seedCoder.threads = 'x' (expected an integer); using 0" in err

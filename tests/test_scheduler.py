@@ -66,7 +66,7 @@ def make(
 ) -> tuple[Scheduler, FakeEngine]:
     """A scheduler over the fake engine; no speculation unless the test asks for it."""
     engine = FakeEngine()
-    chosen = settings or dataclasses.replace(DEFAULTS, debounceMs=0, speculative=False)
+    chosen = settings or dataclasses.replace(DEFAULTS, debounce_ms=0, speculative=False)
     texts = text if text is not None else {}
     return Scheduler(lambda: engine, lambda: chosen, text_of=texts.get), engine
 
@@ -137,7 +137,7 @@ async def test_never_attaches_to_a_cancelled_generation() -> None:
 
 
 async def test_burst_during_debounce_starts_one_generation() -> None:
-    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=50, speculative=False))
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounce_ms=50, speculative=False))
     tasks = [asyncio.ensure_future(sched.complete("u", PREFIX + "x" * i, SUFFIX)) for i in range(5)]
     await until(lambda: engine.jobs)
     engine.jobs[0].finish(" = 1")
@@ -148,7 +148,7 @@ async def test_burst_during_debounce_starts_one_generation() -> None:
 
 
 async def test_invoked_request_skips_the_debounce() -> None:
-    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=5000, speculative=False))
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounce_ms=5000, speculative=False))
     task = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX, invoked=True))
     await until(lambda: engine.jobs)
     engine.jobs[0].finish(INFILL)
@@ -195,17 +195,17 @@ def test_debounce_follows_generation_cost_against_typing_pace() -> None:
     from lsp_server.flights import DocState
 
     sched, _ = make()
-    base = dataclasses.replace(DEFAULTS, debounceMs=30)
+    base = dataclasses.replace(DEFAULTS, debounce_ms=30)
     assert sched.debounce(DocState(pace=0.04), base) == 0.03  # cost not measured yet
     sched.cost = 0.02  # a generation is done before the next key: no extra wait
     assert sched.debounce(DocState(pace=0.04), base) == 0.03
-    assert sched.debounce(DocState(pace=0.04), dataclasses.replace(base, debounceMs=0)) == 0
+    assert sched.debounce(DocState(pace=0.04), dataclasses.replace(base, debounce_ms=0)) == 0
     sched.cost = 2.0  # 8B on a CPU: wait for a pause (1.5x the pace, at most 250 ms)
     assert sched.debounce(DocState(pace=0.04), base) == pytest.approx(0.06)
     assert sched.debounce(DocState(pace=0.01), base) == 0.03  # never below debounceMs
     assert sched.debounce(DocState(pace=0.3), base) == 0.25  # capped
     assert sched.debounce(DocState(), base) == 0.03  # no typing rhythm yet
-    fixed = dataclasses.replace(base, adaptiveDebounce=False)
+    fixed = dataclasses.replace(base, adaptive_debounce=False)
     assert sched.debounce(DocState(pace=0.04), fixed) == 0.03
 
 
@@ -228,7 +228,7 @@ async def test_typing_starts_work_by_generation_cost(cost: float, generations: i
     now = [0.0]
     engine = FakeEngine()
     engine.cancel = lambda j: setattr(j, "cancelled", True)  # type: ignore[method-assign]
-    settings = dataclasses.replace(DEFAULTS, debounceMs=0, speculative=False)
+    settings = dataclasses.replace(DEFAULTS, debounce_ms=0, speculative=False)
     sched = Scheduler(lambda: engine, lambda: settings, clock=lambda: now[0])
     sched.cost = cost
     tasks = []
@@ -247,7 +247,7 @@ async def test_typing_starts_work_by_generation_cost(cost: float, generations: i
 
 
 async def test_prefill_once_per_line_and_never_cancelled_by_typing_on_it() -> None:
-    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=50, speculative=False))
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounce_ms=50, speculative=False))
     tasks = [asyncio.ensure_future(sched.complete("u", PREFIX + "x" * i, SUFFIX)) for i in range(4)]
     await until(lambda: engine.jobs)
     assert len(engine.prefills) == 1 and not engine.prefills[0].cancelled
@@ -365,7 +365,7 @@ async def test_request_for_a_state_already_gone_starts_nothing() -> None:
 
 
 async def test_speculative_next_suggestion_after_a_shown_one() -> None:
-    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=0, speculative=True))
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounce_ms=0, speculative=True))
     task = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
     await until(lambda: engine.jobs)
     engine.jobs[0].finish("x = 1")
@@ -410,7 +410,7 @@ async def test_no_background_work_while_the_user_keeps_typing() -> None:
     """Speculation waits for a pause (1.5x the typing pace): a key before that cancels it."""
     now = [0.0]
     engine = FakeEngine()
-    settings = dataclasses.replace(DEFAULTS, debounceMs=0, speculative=True)
+    settings = dataclasses.replace(DEFAULTS, debounce_ms=0, speculative=True)
     sched = Scheduler(lambda: engine, lambda: settings, clock=lambda: now[0])
 
     def job_for(prefix: str) -> FakeJob | None:
@@ -432,7 +432,7 @@ async def test_no_background_work_while_the_user_keeps_typing() -> None:
 
 async def test_background_work_is_for_the_document_in_use() -> None:
     """Speculation for a document the user left is stopped when another one asks."""
-    sched, engine = make(dataclasses.replace(DEFAULTS, debounceMs=0, speculative=True))
+    sched, engine = make(dataclasses.replace(DEFAULTS, debounce_ms=0, speculative=True))
     task = asyncio.ensure_future(sched.complete("a", PREFIX, SUFFIX))
     await until(lambda: engine.jobs)
     engine.jobs[0].finish("x = 1")

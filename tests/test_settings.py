@@ -9,7 +9,9 @@ import pytest
 from lsp_server.settings import (
     DEFAULTS,
     FIM_TEMPLATE_CHOICES,
+    WIRE,
     Settings,
+    as_wire,
     parse_settings,
     settings_field_names,
 )
@@ -17,7 +19,7 @@ from lsp_server.settings import (
 
 def test_defaults() -> None:
     assert Settings() == DEFAULTS
-    assert dataclasses.asdict(DEFAULTS) == {
+    assert as_wire(DEFAULTS) == {
         "model": "",
         "gpuLayers": -1,
         "contextLength": 4096,
@@ -35,13 +37,16 @@ def test_defaults() -> None:
         "completionFallback": True,
         "threads": 0,
         "logLevel": "info",
+        "engine": "local",
+        "remoteUrl": "",
+        "remoteApi": "auto",
     }
 
 
 @pytest.mark.parametrize("raw", [None, {}, {"seedCoder": {}}])
 def test_nothing_given_keeps_base(raw) -> None:
     assert parse_settings(raw) == (DEFAULTS, [])
-    base = Settings(maxTokens=7)
+    base = Settings(max_tokens=7)
     assert parse_settings(raw, base) == (base, [])
 
 
@@ -64,29 +69,33 @@ def test_camel_case_values() -> None:
         "completionFallback": False,
         "threads": 4,
         "logLevel": "debug",
+        "engine": "remote",
+        "remoteUrl": "http://gpu-box:8080",
+        "remoteApi": "openai",
     }
     settings, warnings = parse_settings(raw)
     assert warnings == []
-    assert dataclasses.asdict(settings) == {**raw, "languages": ("python", "rust")}
+    assert settings.gpu_layers == 0 and settings.remote_url == "http://gpu-box:8080"
+    assert as_wire(settings) == {**raw, "languages": ("python", "rust")}
 
 
 def test_nested_seed_coder_object() -> None:
     settings, warnings = parse_settings({"seedCoder": {"maxTokens": 32, "enable": False}})
     assert warnings == []
-    assert settings == dataclasses.replace(DEFAULTS, maxTokens=32, enable=False)
+    assert settings == dataclasses.replace(DEFAULTS, max_tokens=32, enable=False)
 
 
 def test_merges_over_base() -> None:
-    base = Settings(maxTokens=50, temperature=0.5)
+    base = Settings(max_tokens=50, temperature=0.5)
     settings, warnings = parse_settings({"maxTokens": 60}, base)
     assert warnings == []
-    assert (settings.maxTokens, settings.temperature) == (60, 0.5)
+    assert (settings.max_tokens, settings.temperature) == (60, 0.5)
 
 
 def test_integral_float_accepted_int_for_float_converted() -> None:
     settings, warnings = parse_settings({"maxTokens": 64.0, "temperature": 1})
     assert warnings == []
-    assert settings.maxTokens == 64 and type(settings.maxTokens) is int
+    assert settings.max_tokens == 64 and type(settings.max_tokens) is int
     assert settings.temperature == 1.0 and type(settings.temperature) is float
 
 
@@ -108,23 +117,37 @@ def test_integral_float_accepted_int_for_float_converted() -> None:
         ("logLevel", "verbose", "must be one of error, warning, info, debug"),
         ("languages", [1, 2], "expected a list of strings"),
         ("model", 5, "expected a string"),
+        ("maxTimeMs", 1, "must be between 10 and 600000"),
+        ("engine", "cloud", "must be one of local, remote"),
+        ("remoteApi", "tgi", "must be one of auto, llama-server, openai"),
     ],
 )
 def test_invalid_values_warn_and_keep_base(key: str, value, reason: str) -> None:
-    base = Settings(maxTokens=77, contextLength=2048, temperature=0.3, enable=False,
-                    fimTemplate="qwen", logLevel="debug", languages=("go",), model="m",
-                    gpuLayers=5)  # fmt: skip
+    base = Settings(max_tokens=77, context_length=2048, temperature=0.3, enable=False,
+                    fim_template="qwen", log_level="debug", languages=("go",), model="m",
+                    gpu_layers=5)  # fmt: skip
     settings, warnings = parse_settings({key: value, "debounceMs": 99}, base)
-    assert getattr(settings, key) == getattr(base, key)
-    assert settings.debounceMs == 99  # the valid key next to it still applies
+    name = WIRE[key].name
+    assert getattr(settings, name) == getattr(base, name)
+    assert settings.debounce_ms == 99  # the valid key next to it still applies
     assert warnings == [
-        f"invalid seedCoder.{key} = {value!r} ({reason}); using {getattr(base, key)!r}"
+        f"invalid seedCoder.{key} = {value!r} ({reason}); using {getattr(base, name)!r}"
+    ]
+
+
+def test_an_api_key_is_never_a_setting() -> None:
+    """The key lives in the environment only: a key in settings is refused and not echoed."""
+    settings, warnings = parse_settings({"apiKey": "sk-secret-123"})
+    assert settings == DEFAULTS
+    assert warnings == [
+        "unknown setting seedCoder.apiKey ignored "
+        "(the API key is read from $SEED_CODER_LSP_API_KEY only)"
     ]
 
 
 def test_unknown_keys_warn() -> None:
     settings, warnings = parse_settings({"maxTokens": 10, "colour": "blue", "max_tokens": 3})
-    assert settings == dataclasses.replace(DEFAULTS, maxTokens=10)
+    assert settings == dataclasses.replace(DEFAULTS, max_tokens=10)
     assert warnings == [
         "unknown setting seedCoder.colour ignored",
         "unknown setting seedCoder.max_tokens ignored",
@@ -154,11 +177,12 @@ def test_null_string_keeps_default() -> None:
 
 def test_engine_key_and_field_names() -> None:
     a = Settings()
-    assert a.engine_key() == ("", -1, 4096, "auto", 0)
-    assert dataclasses.replace(a, maxTokens=1).engine_key() == a.engine_key()
-    assert dataclasses.replace(a, contextLength=8192).engine_key() != a.engine_key()
+    assert a.engine_key() == ("", -1, 4096, "auto", 0, "local", "", "auto")
+    assert dataclasses.replace(a, max_tokens=1).engine_key() == a.engine_key()
+    assert dataclasses.replace(a, context_length=8192).engine_key() != a.engine_key()
+    assert dataclasses.replace(a, remote_url="http://x").engine_key() != a.engine_key()
     assert settings_field_names()[:3] == ["model", "gpuLayers", "contextLength"]
-    assert len(settings_field_names()) == 17
+    assert len(settings_field_names()) == 20
 
 
 def test_vscode_settings_match_the_server_defaults() -> None:
@@ -170,8 +194,15 @@ def test_vscode_settings_match_the_server_defaults() -> None:
     props = json.loads(pkg.read_text(encoding="utf-8"))["contributes"]["configuration"][
         "properties"
     ]
-    for name in settings_field_names():
-        default = getattr(DEFAULTS, name)
-        if isinstance(default, tuple):
-            default = list(default)
-        assert props[f"seedCoder.{name}"]["default"] == default, name
+    kinds = {bool: "boolean", int: "integer", float: "number", str: "string", tuple: "array"}
+    for key, f in WIRE.items():
+        prop = props[f"seedCoder.{key}"]
+        default = list(f.default) if isinstance(f.default, tuple) else f.default
+        assert prop["default"] == default, key
+        assert prop["type"] == kinds[type(f.default)], key
+        assert (prop.get("minimum"), prop.get("maximum")) == (f.metadata["lo"], f.metadata["hi"]), (
+            key
+        )
+        assert tuple(prop.get("enum", ())) == f.metadata["choices"], key
+    client_only = {"seedCoder.serverCommand", "seedCoder.pythonPath"}
+    assert set(props) - client_only == {f"seedCoder.{k}" for k in WIRE}
