@@ -110,8 +110,12 @@ def cursor_offset(text: str, line: int, col: int) -> int:
 
 
 def _engine(settings: Settings) -> Any:
-    """A started engine with the model loaded, or a CliError saying what to do."""
-    from .engine import Engine, EngineError
+    """A started engine with the model loaded (or the server connected), or a CliError."""
+    from .engines import EngineError
+
+    if settings.engine == "remote":
+        return _remote_engine(settings)
+    from .engines.local import LocalEngine
     from .model_check import ModelError
     from .model_setup import locate_model, worker_config
 
@@ -119,7 +123,7 @@ def _engine(settings: Settings) -> Any:
         model = locate_model(settings)
     except ModelError as exc:
         raise CliError(str(exc)) from None
-    engine = Engine(worker_config(settings, str(model.path)))
+    engine = LocalEngine(worker_config(settings, str(model.path)))
     try:
         engine.wait_ready(timeout=600)
     except EngineError as exc:
@@ -130,9 +134,30 @@ def _engine(settings: Settings) -> Any:
     return engine
 
 
+def _remote_engine(settings: Settings) -> Any:
+    """--engine remote: connected to --remote-url, or a CliError naming the cause."""
+    from .engines import EngineError
+    from .engines.remote import RemoteConfig, RemoteEngine
+
+    url = settings.remote_url.strip()
+    if not url.startswith(("http://", "https://")):
+        raise CliError("--engine remote needs --remote-url http(s)://HOST:PORT")
+    config = RemoteConfig(url, settings.remote_api, settings.context_length, settings.fim_template)
+    engine = RemoteEngine(config, on_event=lambda kind, msg: None)
+    try:
+        engine.wait_ready(timeout=30)
+    except EngineError as exc:
+        engine.close()
+        raise CliError(str(exc)) from None
+    for warning in engine.info.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    return engine
+
+
 def cmd_complete(args: argparse.Namespace) -> int:
     """Print the suggestion for a cursor in a file (exactly the text that would be inserted)."""
     from .completion import finish, payload, stats_line
+    from .engines import EngineError
 
     settings = settings_from_args(args)
     path, line, col = parse_location(args.location)
@@ -148,6 +173,8 @@ def cmd_complete(args: argparse.Namespace) -> int:
     engine = _engine(settings)
     try:
         result = engine.submit(**payload(prefix, suffix, settings)).future.result()
+    except EngineError as exc:
+        raise CliError(str(exc)) from None
     finally:
         engine.close()
     out = finish(prefix, suffix, result)
@@ -159,11 +186,12 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Backend, model facts and one timed smoke infill, for bug reports and setup checks."""
-    from .completion import finish, payload, stats_line
     from .model_check import ModelError
     from .model_setup import locate_model
 
     settings = settings_from_args(args)
+    if settings.engine == "remote":
+        return _doctor_remote(settings)
     try:
         llama_cpp = __import__("llama_cpp")
         gpu = bool(llama_cpp.llama_supports_gpu_offload())
@@ -177,40 +205,59 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"model: {model.path} ({model.path.stat().st_size / 1e9:.2f} GB)")
     engine = _engine(settings)
     try:
-        info = engine.info
-        for key in (
-            "backend",
-            "n_gpu_layers",
-            "name",
-            "architecture",
-            "fim_template",
-            "add_bos",
-            "n_ctx",
-            "n_ctx_train",
-            "n_vocab",
-            "load_ms",
-            "safe_cpu",
-            "can_shift",
-            "threads",
-        ):
-            print(f"{key}: {info.get(key)}")
+        _print_info(engine.info, LOCAL_FACTS)
         print(
-            f"measured speed: {info.get('prompt_tps')} prompt tokens/s, "
-            f"{info.get('gen_tps')} generated tokens/s"
+            f"measured speed: {engine.info.get('prompt_tps')} prompt tokens/s, "
+            f"{engine.info.get('gen_tps')} generated tokens/s"
         )
-        print(_cold_window_line(info, settings))
-        prefix, suffix = "def fibonacci(n):\n    ", "\n\nprint(fibonacci(10))\n"
-        t0 = time.perf_counter()
-        result = engine.submit(**payload(prefix, suffix, settings)).future.result()
-        ms = (time.perf_counter() - t0) * 1000
-        out = finish(prefix, suffix, result)
-        print(
-            f"smoke infill ({ms:.0f} ms): {out.suggestion.text if out.suggestion else '(none)'!r}"
-        )
-        print(f"stats: {stats_line(out.stats)}")
+        print(_cold_window_line(engine.info, settings))
+        _smoke(engine, settings)
     finally:
         engine.close()
     return 0
+
+
+LOCAL_FACTS = (
+    "backend", "n_gpu_layers", "name", "architecture", "fim_template", "add_bos", "n_ctx",
+    "n_ctx_train", "n_vocab", "load_ms", "safe_cpu", "can_shift", "threads",
+)  # fmt: skip
+REMOTE_FACTS = ("server", "api", "model", "build", "slots", "n_ctx_server", "n_ctx",
+                "fim_template", "fim_ids", "add_bos")  # fmt: skip
+
+
+def _doctor_remote(settings: Settings) -> int:
+    """The server, the API detected, its model, the FIM template and one timed infill."""
+    import os
+
+    from .settings import API_KEY_ENV
+
+    key = "set" if os.environ.get(API_KEY_ENV) else "not set"
+    print(f"engine: remote; API key (${API_KEY_ENV}): {key}")
+    engine = _engine(settings)
+    try:
+        _print_info(engine.info, REMOTE_FACTS)
+        _smoke(engine, settings)
+    finally:
+        engine.close()
+    return 0
+
+
+def _print_info(info: dict[str, Any], keys: tuple[str, ...]) -> None:
+    for key in keys:
+        print(f"{key}: {info.get(key)}")
+
+
+def _smoke(engine: Any, settings: Settings) -> None:
+    """One timed infill on a fixed snippet."""
+    from .completion import finish, payload, stats_line
+
+    prefix, suffix = "def fibonacci(n):\n    ", "\n\nprint(fibonacci(10))\n"
+    t0 = time.perf_counter()
+    result = engine.submit(**payload(prefix, suffix, settings)).future.result()
+    ms = (time.perf_counter() - t0) * 1000
+    out = finish(prefix, suffix, result)
+    print(f"smoke infill ({ms:.0f} ms): {out.suggestion.text if out.suggestion else '(none)'!r}")
+    print(f"stats: {stats_line(out.stats)}")
 
 
 def _cold_window_line(info: dict[str, Any], settings: Settings) -> str:
@@ -282,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr, level=level.upper(), format="seed-coder-lsp: %(message)s"
     )
     logging.getLogger("pygls").setLevel(logging.WARNING)
-    for name in ("httpx", "httpx2"):  # huggingface_hub's HTTP client: a line per request
+    # HTTP clients (remote engine, huggingface_hub) log a line per request; asyncio its selector
+    for name in ("httpx", "httpx2", "httpcore", "asyncio"):
         logging.getLogger(name).setLevel(logging.WARNING)
     commands = {
         "complete": cmd_complete,

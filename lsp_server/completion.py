@@ -12,10 +12,15 @@ from .settings import Settings
 
 
 def payload(
-    prefix: str, suffix: str, settings: Settings, hint: tuple[int, int] | None = None
+    prefix: str,
+    suffix: str,
+    settings: Settings,
+    hint: tuple[int, int] | None = None,
+    doc: str = "",
 ) -> dict[str, Any]:
-    """The worker request for one cursor."""
+    """The engine request for one cursor (doc: which document, for per-document caches)."""
     return {
+        "doc": doc,
         "prefix": prefix,
         "suffix": suffix,
         "max_tokens": settings.max_tokens,

@@ -64,6 +64,7 @@ class Flight:
 class DocState:
     """Per-document scheduling state."""
 
+    uri: str = ""  # engines may keep a cache per document (a remote server's slot)
     ticket: int = 0
     flight: Flight | None = None
     wake: asyncio.Future[None] | None = None  # resolved when a newer request arrives

@@ -15,7 +15,8 @@ from pygls.lsp.server import LanguageServer
 
 from . import __version__
 from .download import DownloadCancelled, DownloadError, download_model
-from .engine import Engine
+from .engines.local import LocalEngine
+from .engines.remote import RemoteConfig, RemoteEngine
 from .lsp_protocol import FlatProtocol, end_progress_token
 from .model_check import ModelError
 from .model_setup import locate_model, worker_config
@@ -36,7 +37,7 @@ class ModelServer(LanguageServer):
         self.base_settings = settings  # CLI flags over the defaults
         self.init_settings = settings  # ... plus initializationOptions: what pushes merge onto
         self.settings = settings
-        self.engine: Engine | None = None
+        self.engine: LocalEngine | RemoteEngine | None = None
         self.engine_key: tuple[Any, ...] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.said: set[str] = set()
@@ -122,6 +123,9 @@ class ModelServer(LanguageServer):
         generation = self.load_generation
         settings = self.settings
         self.engine_key = settings.engine_key()
+        if settings.engine == "remote":
+            await self._connect_remote(settings, generation)
+            return
         self.set_status("loading", "loading model")
         try:
             resolved = resolve_model(settings.model or None)
@@ -139,13 +143,14 @@ class ModelServer(LanguageServer):
             self.tell_once(str(exc), types.MessageType.Error)
             return
         config = worker_config(settings, str(model.path))
-        if self.engine is None:
-            self.engine = Engine(config, on_event=self.on_engine_event)
-        else:
-            self.engine.reconfigure(config)
-            self.model_changed()  # suggestions of the previous model are stale
-        self.engine.start()
         engine = self.engine
+        if isinstance(engine, LocalEngine):
+            engine.reconfigure(config)
+            self.model_changed()  # suggestions of the previous model are stale
+        else:
+            engine = LocalEngine(config, on_event=self.on_engine_event)
+            self._replace_engine(engine)
+        engine.start()
         await in_daemon_thread(engine.wait_loaded)
         if generation != self.load_generation:
             return
@@ -160,6 +165,45 @@ class ModelServer(LanguageServer):
             f"(FIM template {info.get('fim_template')}, context {info.get('n_ctx')})"
         )
         self.set_status("ready", f"{model.path.name} ready ({info.get('backend')})")
+
+    async def _connect_remote(self, settings: Settings, generation: int) -> None:
+        """engine remote: connect to the server at remoteUrl (the probe keeps trying when it
+        is not there yet: the status turns ready by itself when it comes up)."""
+        url = settings.remote_url.strip()
+        if not url.startswith(("http://", "https://")):
+            what = "is empty" if not url else f"= {url!r} is not an http(s) URL"
+            message = f"seedCoder.remoteUrl {what}: set it to the server's base URL"
+            self._replace_engine(None)
+            self.set_status("error", message)
+            self.tell_once(message, types.MessageType.Error)
+            return
+        self.set_status("loading", f"connecting to {url}")
+        config = RemoteConfig(
+            url, settings.remote_api, settings.context_length, settings.fim_template
+        )
+        engine = RemoteEngine(config, on_event=self.on_engine_event)
+        self._replace_engine(engine)
+        engine.start()
+        await in_daemon_thread(engine.wait_loaded)
+        if generation != self.load_generation:
+            return
+        if engine.load_error:
+            self.set_status("error", engine.load_error)
+            self.tell_once(engine.load_error, types.MessageType.Error)
+            return
+        info = engine.info
+        self.say(
+            f"connected to {url}: {info.get('api')} serving {info.get('model')} "
+            f"(FIM template {info.get('fim_template')}, context {info.get('n_ctx')})"
+        )
+        self.set_status("ready", f"{info.get('model')} on {url}")
+
+    def _replace_engine(self, engine: LocalEngine | RemoteEngine | None) -> None:
+        """Another engine (kind or server): close the old one off the event loop."""
+        old, self.engine = self.engine, engine
+        if old is not None:
+            threading.Thread(target=old.close, daemon=True, name="close-engine").start()
+            self.model_changed()
 
     def offer_download(self, name: str, size: int) -> None:
         """A missing registry model: say so in the status and ask once whether to download."""
@@ -233,7 +277,7 @@ class ModelServer(LanguageServer):
         elif kind == "warning":
             self.from_thread(self.tell_once, message)
         elif kind == "ready":
-            self.from_thread(self.set_status, "ready", "model ready")
+            self.from_thread(self.set_status, "ready", message)
 
     def shutdown_engine(self) -> None:
         """Stop the worker process (shutdown, exit or stdin closed)."""

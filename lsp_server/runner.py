@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .context import Budget, choose_window
-from .fim import assemble, detect
+from .fim import detect
 from .hardware import cold_tokens, has_amx, measure_speed, physical_cores
 from .kv_reuse import ReusePlan, plan_reuse
 from .postprocess import settled
+from .prompt import build_prompt
 from .sampler import Sampler
 from .vocabulary import Vocabulary
 
@@ -203,24 +203,8 @@ class Runner:
     ) -> tuple[list[int], tuple[int, int], int]:
         """Prompt tokens, window hint, and how many leading tokens stay valid while the user
         types on the cursor's line (everything before that line's text)."""
-        n_ctx = self.llm.n_ctx()
-        max_tokens = int(req.get("max_tokens", 128))
-        total = max(16, n_ctx - max_tokens - 8)
-        if cap is not None:
-            total = min(total, cap)
-        suffix_share = total // 4 if self.fim else 0
-        budget = Budget(prefix=total - suffix_share, suffix=suffix_share)
-        hint = tuple(req["hint"]) if req.get("hint") and cap is None else None
-        suffix = req.get("suffix", "") if self.fim else ""
-        window = choose_window(req.get("prefix", ""), suffix, self.tokenize, budget, hint=hint)  # type: ignore[arg-type]
-        tokens = assemble(self.fim, window.prefix_tokens, window.suffix_tokens, self.bos)
-        line_start = window.prefix.rfind("\n") + 1
-        # Tokens may merge across the line break: keep a margin of two before the line's text.
-        stable_prefix = max(0, len(self.tokenize(window.prefix[:line_start])) - 2)
-        head = (1 if self.bos is not None else 0) + (1 if self.fim else 0)
-        if self.fim is not None and self.fim.template.spm:
-            head += len(window.suffix_tokens) + 1
-        return tokens, (window.start_line, window.suffix_lines), head + stable_prefix
+        p = build_prompt(req, self.tokenize, self.fim, self.bos, self.llm.n_ctx(), cap)
+        return p.tokens, p.window, p.stable
 
     def _sized_prompt(
         self, req: dict[str, Any], stats: Stats

@@ -120,7 +120,7 @@ class Scheduler:
         settings = self.settings()
         self._cancel_grow(engine, state)
         self._prefill(engine, state, prefix, suffix, settings)
-        job = engine.submit(**payload(prefix, suffix, settings, state.hint))
+        job = engine.submit(**payload(prefix, suffix, settings, state.hint, state.uri))
         self.counters.eager += 1
         self._launch(state, prefix, suffix, job, owner=None)
 
@@ -133,7 +133,7 @@ class Scheduler:
         if uri != self.last_uri:
             self._leave(self.last_uri)
             self.last_uri = uri
-        state = self.docs.setdefault(uri, DocState())
+        state = self.docs.setdefault(uri, DocState(uri=uri))
         state.ticket += 1
         ticket = state.ticket
         self._wake(state)
@@ -194,7 +194,7 @@ class Scheduler:
                 if not await self._wait(state, ticket, asyncio.sleep(delay)):
                     return self._superseded()
                 continue
-            job = engine.submit(**payload(prefix, suffix, settings, state.hint))
+            job = engine.submit(**payload(prefix, suffix, settings, state.hint, state.uri))
             self.counters.generations += 1
             flight = self._launch(state, prefix, suffix, job, owner=ticket)
             if not await self._wait(state, ticket, flight.landed):
@@ -359,7 +359,7 @@ class Scheduler:
             accepted = prefix + shown.text
             after = suffix[shown.replace_chars :]
             if self.cache.get(accepted, after) is None:
-                job = engine.submit(**payload(accepted, after, settings, state.hint))
+                job = engine.submit(**payload(accepted, after, settings, state.hint, state.uri))
                 self.counters.speculations += 1
                 self._launch(state, accepted, after, job, owner=None, speculative=True)
 
@@ -371,7 +371,7 @@ class Scheduler:
         if state.grow_job is None or state.grow_job.done:
             settings = self.settings()
             state.grow_job = engine.submit(
-                "prefill", uncapped=True, **payload(prefix, suffix, settings, None)
+                "prefill", uncapped=True, **payload(prefix, suffix, settings, None, state.uri)
             )
             self.counters.grows += 1
 
@@ -397,7 +397,7 @@ class Scheduler:
             engine.cancel(state.prefill_job)  # what it evaluated stays cached for the next one
         state.prefill_key = key
         state.prefill_job = engine.submit(
-            "prefill", **payload(prefix, suffix, settings, state.hint)
+            "prefill", **payload(prefix, suffix, settings, state.hint, state.uri)
         )
         self.counters.prefills += 1
 

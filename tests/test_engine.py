@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from lsp_server.engine import Engine, EngineCrashed, EngineError, Job
+from lsp_server.engines import EngineCrashed, EngineError, Job
+from lsp_server.engines.local import LocalEngine as Engine
 from lsp_server.model_check import ModelError
 from lsp_server.model_setup import locate_model
 from lsp_server.runner import WorkerConfig
@@ -176,7 +177,7 @@ def test_time_budget_stops_at_newline(loop_engine: Engine) -> None:
 
 
 def test_native_crash_restarts_with_safer_config(
-    make_engine: EngineFactory, loop_model: Path
+    make_engine: EngineFactory, loop_model: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     events: list[tuple[str, str]] = []
     engine = make_engine(loop_model, on_event=lambda kind, msg: events.append((kind, msg)))
@@ -191,6 +192,8 @@ def test_native_crash_restarts_with_safer_config(
         job.future.result(TIMEOUT)
     assert [kind for kind, _ in events] == ["ready", "crashed"]
     assert "SIGSEGV" in events[1][1]
+    # reported once: the listener tells the user (and logs); the engine does not log it too
+    assert not [r for r in caplog.records if "SIGSEGV" in r.getMessage()]
     assert engine.crashes == 1
     assert engine.config.safe_cpu is True
     assert engine.config.gpu_layers == 0  # as configured: only a second crash forces the CPU
@@ -212,7 +215,7 @@ def test_jobs_of_a_dead_worker_end_even_when_a_keystroke_restarts_it_first(
     engine.wait_ready(TIMEOUT)
     job = engine.submit(prefix="x", suffix="", max_tokens=100_000, max_time_ms=600_000)
     wait_partial(job)
-    proc = engine._proc
+    proc = engine._worker.proc
     with engine._lock:  # the reader thread cannot look before the keystroke gets in
         os.kill(proc.pid, signal.SIGKILL)
         proc.join(TIMEOUT)
@@ -277,7 +280,7 @@ def test_reconfigure_never_waits_for_the_old_worker(
 
     engine = make_engine(tiny_model)
     engine.wait_ready(TIMEOUT)
-    old = engine._proc
+    old = engine._worker.proc
     caller = threading.get_ident()
     joined_on: list[int] = []
     real_join = old.join

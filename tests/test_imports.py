@@ -11,27 +11,34 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def graph(package: str) -> dict[str, set[str]]:
-    """module -> modules of the same package it imports, anywhere in its body."""
+    """module -> modules of the same package (subpackages included) it imports, anywhere."""
+    paths = sorted((ROOT / package).rglob("*.py"))
+    known = {_module(p) for p in paths}
     out: dict[str, set[str]] = {}
-    for path in sorted((ROOT / package).glob("*.py")):
-        name = f"{package}.{path.stem}"
+    for path in paths:
+        name = _module(path)
+        here = name if path.stem == "__init__" else name.rpartition(".")[0]
         deps: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom):
-                if node.level:  # from .x import y / from . import x
-                    base = package if not node.module else f"{package}.{node.module}"
+                if node.level:  # from .x import y / from .. import x
+                    base = ".".join(here.split(".")[: len(here.split(".")) - node.level + 1])
+                    base = f"{base}.{node.module}" if node.module else base
                 else:
                     base = node.module or ""
-                if base == package:
-                    deps |= {f"{package}.{a.name}" for a in node.names}
-                elif base.startswith(package + "."):
-                    deps.add(base)
+                if base.split(".")[0] != package:
+                    continue
+                deps.add(base)
+                deps |= {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in known}
             elif isinstance(node, ast.Import):
-                deps |= {a.name for a in node.names if a.name.startswith(package + ".")}
-        out[name] = {
-            d for d in deps if d != name and (ROOT / (d.replace(".", "/") + ".py")).exists()
-        }
+                deps |= {a.name for a in node.names if a.name.split(".")[0] == package}
+        out[name] = {d for d in deps if d != name and d in known}
     return out
 
 
@@ -76,5 +83,13 @@ def test_the_keystroke_path_knows_nothing_about_models_or_workers() -> None:
         if mod not in seen:
             seen.add(mod)
             todo.extend(g.get(mod, ()))
-    heavy = {"runner", "worker", "engine", "registry", "model_check", "download", "model_setup"}
-    assert not {m.split(".")[1] for m in seen} & heavy, sorted(seen)
+    heavy = {"runner", "worker", "engines", "registry", "model_check", "download", "model_setup"}
+    assert not {m.split(".")[1] for m in seen if "." in m} & heavy, sorted(seen)
+    assert "lsp_server.flights" in seen  # the walk does follow the scheduler's imports
+
+
+def test_the_graph_sees_subpackages() -> None:
+    g = graph("lsp_server")
+    assert "lsp_server.runner" in g["lsp_server.engines.local"]
+    assert "lsp_server.engines" in g["lsp_server.engines.remote"]
+    assert "lsp_server.engines.remote_api" in g["lsp_server.engines.remote"]

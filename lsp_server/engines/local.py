@@ -1,4 +1,5 @@
-"""Supervisor of the engine worker: one process, one generation at a time, restarts after crashes.
+"""The local engine: a supervised llama.cpp worker process, one generation at a time,
+restarted after crashes.
 
 Requests go out through a sender thread and answers come back through a reader thread, so no
 caller ever blocks on the pipe. Cancellation is a shared counter: cancelling sequence number N
@@ -7,65 +8,56 @@ stops N and everything older between two decode steps, without a message round t
 
 from __future__ import annotations
 
-import concurrent.futures
 import itertools
 import logging
 import multiprocessing
 import queue
 import signal
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .runner import WorkerConfig
-from .worker import CancelBoard, worker_main
+from ..runner import WorkerConfig
+from ..worker import CancelBoard, worker_main
+from . import EngineCrashed, EngineError, EventSink, Job
 
 log = logging.getLogger("seed_coder_lsp.engine")
 NATIVE_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
 
 
-class EngineError(Exception):
-    """A problem a user can act on (load failure, crash); the message is one line."""
+@dataclass(eq=False)
+class _Worker:
+    """One worker's life: process, pipe, outbox (its sender thread's queue) and start number.
+    Replaced as a whole, under the engine's lock: nothing of a dead worker leaks to the next."""
+
+    proc: Any
+    conn: Any
+    outbox: queue.Queue[Any]
+    gen: int
 
 
-class EngineCrashed(EngineError):
-    """The worker process died while a request was pending."""
+def _log_event(kind: str, message: str) -> None:
+    """Without a listener (CLI, tests) problems still reach the log, once."""
+    if kind == "crashed":
+        log.error(message)
+    elif kind == "warning":
+        log.warning(message)
 
 
-@dataclass
-class Job:
-    """One request in flight: its future, streamed text so far and cancel bookkeeping."""
-
-    seq: int
-    future: concurrent.futures.Future[dict[str, Any]] = field(
-        default_factory=concurrent.futures.Future
-    )
-    partial: str = ""
-    steps_at_cancel: int | None = None
-    worker: int = 0  # which worker process (Engine.starts) it was sent to
-
-    @property
-    def done(self) -> bool:
-        return self.future.done()
-
-
-EventSink = Callable[[str, str], None]
-
-
-class Engine:
+class LocalEngine:
     """Parent side of the worker process."""
+
+    kind = "local"
 
     def __init__(self, config: WorkerConfig, on_event: EventSink | None = None) -> None:
         self.config = config
-        self.on_event = on_event or (lambda kind, msg: None)
+        # The listener reports events (the server: a message and the log); never both here.
+        self.on_event = on_event or _log_event
         self._ctx = multiprocessing.get_context("spawn")
         self._seq = itertools.count(1)
         self._lock = threading.RLock()
         self._jobs: dict[int, Job] = {}
-        self._proc: Any = None
-        self._conn: Any = None
-        self._outbox: queue.Queue[Any] = queue.Queue()
+        self._worker: _Worker | None = None
         self._board = CancelBoard(self._ctx)
         self._steps = self._ctx.Value("q", 0, lock=False)
         self._ready = threading.Event()
@@ -83,12 +75,11 @@ class Engine:
         with self._lock:
             if self._closed:
                 raise EngineError("engine is shut down")
-            if self._proc is not None and self._proc.is_alive():
+            if self._worker is not None and self._worker.proc.is_alive():
                 return
             self._ready.clear()
             self.load_error = None
             parent, child = self._ctx.Pipe()
-            self._outbox = queue.Queue()
             proc = self._ctx.Process(
                 target=worker_main,
                 args=(child, self._board, self._steps, self.config),
@@ -97,11 +88,11 @@ class Engine:
             )
             proc.start()
             child.close()
-            self._proc, self._conn = proc, parent
             self.starts += 1
-            reader_args = (proc, parent, self._outbox, self.starts)
-            threading.Thread(target=self._reader, args=reader_args, daemon=True).start()
-            threading.Thread(target=self._sender, args=(parent, self._outbox), daemon=True).start()
+            worker = _Worker(proc, parent, queue.Queue(), self.starts)
+            self._worker = worker
+            threading.Thread(target=self._reader, args=(worker,), daemon=True).start()
+            threading.Thread(target=self._sender, args=(worker,), daemon=True).start()
 
     def wait_ready(self, timeout: float | None = None) -> dict[str, Any]:
         """Block until the model is loaded; raise EngineError with the reason if it failed."""
@@ -124,15 +115,17 @@ class Engine:
     @property
     def restartable(self) -> bool:
         """The worker died after loading fine once: the next submit starts a new one."""
-        return self._proc is None and not self._closed and self.starts > 0 and not self.load_error
+        return self._worker is None and not self._closed and self.starts > 0 and not self.load_error
 
     @property
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.is_alive()
+        worker = self._worker
+        return worker is not None and worker.proc.is_alive()
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        worker = self._worker
+        return worker.proc.pid if worker is not None else None
 
     @property
     def decode_steps(self) -> int:
@@ -143,15 +136,16 @@ class Engine:
         """Stop the worker: ask, then terminate, then kill; fail whatever is pending."""
         with self._lock:
             self._closed = True
-            proc, conn = self._proc, self._conn
+            worker = self._worker
             if not self._ready.is_set():  # release anyone waiting for a load that won't finish
                 self.load_error = self.load_error or "engine shut down"
                 self._ready.set()
             self._board.cancel_through(2**62)
-        if proc is None:
+        if worker is None:
             return
-        self._outbox.put({"op": "shutdown"})
-        self._outbox.put(None)
+        worker.outbox.put({"op": "shutdown"})
+        worker.outbox.put(None)
+        proc = worker.proc
         proc.join(timeout / 2)
         if proc.is_alive():
             proc.terminate()
@@ -159,19 +153,20 @@ class Engine:
         if proc.is_alive():
             proc.kill()
             proc.join(timeout / 4)
-        if conn is not None:
-            conn.close()
+        worker.conn.close()
         self._fail_all(EngineError("engine shut down"))
 
     # -- requests ----------------------------------------------------------------------------
     def submit(self, op: str = "complete", **payload: Any) -> Job:
         """Queue a request; the returned job's future resolves with the worker's answer."""
         with self._lock:
-            if self._proc is None or not self._proc.is_alive():
+            if self._worker is None or not self._worker.proc.is_alive():
                 self.start()
-            job = Job(seq=next(self._seq), worker=self.starts)
+            worker = self._worker
+            assert worker is not None
+            job = Job(seq=next(self._seq), worker=worker.gen)
             self._jobs[job.seq] = job
-            self._outbox.put({"op": op, "seq": job.seq, **payload})
+            worker.outbox.put({"op": op, "seq": job.seq, **payload})
         return job
 
     def cancel(self, job: Job) -> None:
@@ -193,70 +188,79 @@ class Engine:
     def reconfigure(self, config: WorkerConfig) -> None:
         """New model or load settings: the next request starts a fresh worker with them."""
         with self._lock:
-            old = self._proc
+            old = self._worker
             self.config = config
             self.crashes = 0
         if old is not None:
             self._retire(old)
 
-    def _retire(self, proc: Any) -> None:
+    def _retire(self, worker: _Worker) -> None:
         """End a worker we no longer want, without reporting it as a crash."""
         with self._lock:
-            self._retired.add(self.starts)
+            self._retired.add(worker.gen)
             self._board.cancel_through(next(self._seq))  # everything submitted so far
-            self._outbox.put(None)
-            self._proc = None
+            worker.outbox.put(None)
+            if self._worker is worker:
+                self._worker = None
             self._ready.clear()
         self._fail_all(EngineError("model reloading"))
         # Waiting for it to go can take a second: never on the caller's (the event loop's) time.
-        threading.Thread(target=_end, args=(proc,), daemon=True, name="retire-worker").start()
+        threading.Thread(target=_end, args=(worker.proc,), daemon=True, name="retire").start()
 
     # -- threads -----------------------------------------------------------------------------
-    def _sender(self, conn: Any, outbox: queue.Queue[Any]) -> None:
+    def _sender(self, worker: _Worker) -> None:
         """Write requests to the pipe in order; a None ends the thread."""
         while True:
-            msg = outbox.get()
+            msg = worker.outbox.get()
             if msg is None:
                 return
             try:
-                conn.send(msg)
+                worker.conn.send(msg)
             except (OSError, ValueError, BrokenPipeError):
                 return
 
-    def _reader(self, proc: Any, conn: Any, outbox: queue.Queue[Any], gen: int) -> None:
-        """Dispatch the worker's messages; on EOF, report how the worker died."""
+    def _reader(self, worker: _Worker) -> None:
+        """Dispatch the worker's messages; on EOF, report how the worker died (once)."""
         while True:
             try:
-                msg = conn.recv()
+                msg = worker.conn.recv()
             except (EOFError, OSError, ValueError):
                 break
             self._dispatch(msg)
-        proc.join(2.0)
+        worker.proc.join(2.0)
+        worker.outbox.put(None)  # this worker's sender only: a newer worker may run already
+        event = self._death(worker)
+        if event is not None:
+            self.on_event(*event)
+
+    def _death(self, worker: _Worker) -> tuple[str, str] | None:
+        """Settle a dead worker's state under the lock; the event to report, if any."""
         with self._lock:
-            current = proc is self._proc
+            current = self._worker is worker
             if current:
-                self._proc = None
-            retired = gen in self._retired
-        outbox.put(None)  # this worker's sender only: a newer worker may run already
-        if retired or self._closed:
-            self._fail_all(EngineError("the llama.cpp engine was restarted"), worker=gen)
-            return
-        # Not current: it died and a keystroke started the next worker before we got here.
-        code = proc.exitcode
-        if current and not self._ready.is_set():
-            self.load_error = self.load_error or _death_message(code, loading=True)
-            self._ready.set()
-        elif current and self.load_error:
-            # The worker reported why it could not load and exited: not a crash.
-            self._fail_all(EngineError(self.load_error), worker=gen)
-            return
-        self.crashes += 1
-        if code is not None and code < 0 and -code in NATIVE_SIGNALS:
-            self.config = _safer(self.config, self.crashes)
-        message = _death_message(code, loading=False)
-        log.error(message)
-        self.on_event("crashed", message)
-        self._fail_all(EngineCrashed(message), worker=gen)
+                self._worker = None
+            if worker.gen in self._retired or self._closed:
+                error: EngineError = EngineError("the llama.cpp engine was restarted")
+                event = None
+            elif current and not self._ready.is_set():
+                self.load_error = self.load_error or _death_message(
+                    worker.proc.exitcode, loading=True
+                )
+                self._ready.set()
+                error, event = EngineError(self.load_error), None  # the loader reports it
+            elif current and self.load_error:
+                # The worker reported why it could not load and exited: not a crash.
+                error, event = EngineError(self.load_error), None
+            else:
+                # A crash (also when a keystroke already started the next worker).
+                code = worker.proc.exitcode
+                self.crashes += 1
+                if code is not None and code < 0 and -code in NATIVE_SIGNALS:
+                    self.config = _safer(self.config, self.crashes)
+                message = _death_message(code, loading=False)
+                error, event = EngineCrashed(message), ("crashed", message)
+        self._fail_all(error, worker=worker.gen)
+        return event
 
     def _dispatch(self, msg: dict[str, Any]) -> None:
         """Route one worker message to its job or to the lifecycle state."""

@@ -1,0 +1,46 @@
+"""Engines behind one small interface: `submit(op, **payload) -> Job`, `cancel(job)`,
+`wasted_steps(job, result)`, `ready`, `restartable`, `close()`.
+
+`local` runs llama.cpp in a supervised worker process; `remote` sends the same token-exact
+prompts to a shared inference server. The scheduler, the window, the prompt and the
+post-processing do not know which one runs. A job's future resolves with a plain dict:
+`text`, `stats` (prompt/reused/evaluated/generated tokens, ms, stop reason), `window`,
+`cancelled`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+OPS = ("complete", "prefill")
+
+
+class EngineError(Exception):
+    """A problem a user can act on (load failure, crash, unreachable server); one line."""
+
+
+class EngineCrashed(EngineError):
+    """The engine died (worker process) or went away (server) while a request was pending."""
+
+
+@dataclass
+class Job:
+    """One request in flight: its future, streamed text so far and cancel bookkeeping."""
+
+    seq: int
+    future: concurrent.futures.Future[dict[str, Any]] = field(
+        default_factory=concurrent.futures.Future
+    )
+    partial: str = ""
+    steps_at_cancel: int | None = None
+    worker: int = 0  # which worker process / connection (the engine's `starts`) it went to
+
+    @property
+    def done(self) -> bool:
+        return self.future.done()
+
+
+EventSink = Callable[[str, str], None]  # (kind: ready|load_error|crashed|warning, message)

@@ -1,0 +1,48 @@
+"""The FIM prompt for a cursor as token ids, the same for every engine: window the document,
+then lay out the template's marks around the prefix and suffix tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .context import Budget, Tokenize, choose_window
+from .fim import FimIds, assemble
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Token ids, where the window was cut (a hint for the next request) and how many leading
+    tokens stay valid while the user types on the cursor's line."""
+
+    tokens: list[int]
+    window: tuple[int, int]
+    stable: int
+
+
+def build_prompt(
+    req: dict[str, Any],
+    tokenize: Tokenize,
+    fim: FimIds | None,
+    bos: int | None,
+    n_ctx: int,
+    cap: int | None = None,
+) -> Prompt:
+    """The prompt for one request (prefix, suffix, max_tokens, hint) in a context of n_ctx."""
+    max_tokens = int(req.get("max_tokens", 128))
+    total = max(16, n_ctx - max_tokens - 8)
+    if cap is not None:
+        total = min(total, cap)
+    suffix_share = total // 4 if fim else 0
+    budget = Budget(prefix=total - suffix_share, suffix=suffix_share)
+    hint = tuple(req["hint"]) if req.get("hint") and cap is None else None
+    suffix = req.get("suffix", "") if fim else ""
+    window = choose_window(req.get("prefix", ""), suffix, tokenize, budget, hint=hint)  # type: ignore[arg-type]
+    tokens = assemble(fim, window.prefix_tokens, window.suffix_tokens, bos)
+    line_start = window.prefix.rfind("\n") + 1
+    # Tokens may merge across the line break: keep a margin of two before the line's text.
+    stable_prefix = max(0, len(tokenize(window.prefix[:line_start])) - 2)
+    head = (1 if bos is not None else 0) + (1 if fim else 0)
+    if fim is not None and fim.template.spm:
+        head += len(window.suffix_tokens) + 1
+    return Prompt(tokens, (window.start_line, window.suffix_lines), head + stable_prefix)
