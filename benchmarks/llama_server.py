@@ -204,3 +204,16 @@ class LlamaServer:
 
 
 # -- llama.vim's policy -----------------------------------------------------------------------
+
+
+def main() -> int:
+    """`python -m benchmarks.llama_server`: build (or find) the cached binary, print its path."""
+    binary = llama_server_binary(log=lambda line: print(line, file=sys.stderr))
+    if binary is None:
+        return 1
+    print(binary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

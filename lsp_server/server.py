@@ -262,6 +262,7 @@ def on_stats(ls: SeedCoderServer, _params: Any) -> dict[str, Any]:
         **vars(ls.scheduler.counters),
         "decode_steps": engine.decode_steps if engine else 0,
         "evaluated_tokens": engine.evaluated_tokens if engine else 0,
+        "engine_kind": engine.kind if engine else None,
         "engine_pid": engine.pid if engine else None,
         "engine_starts": engine.starts if engine else 0,
         "engine_crashes": engine.crashes if engine else 0,

@@ -328,3 +328,37 @@ def test_flag_limits_are_the_schema_limits(capsys) -> None:
     err = capsys.readouterr().err
     assert "invalid seedCoder.maxTimeMs = 5 (must be between 10 and 600000); using 1500" in err
     assert "invalid seedCoder.threads = 'x' (expected an integer); using 0" in err
+
+
+def test_remote_complete_and_doctor(env, tmp_path: Path, tiny_model: Path) -> None:
+    """--engine remote against a real llama-server: the infill, the server's facts, and the
+    API key (from the environment) never printed, even at debug level."""
+    from tests.remote_server import Server
+
+    src = tmp_path / "r.py"
+    src.write_text("def f():\n    \n", encoding="utf-8")
+    key = "sk-cli-secret-0042"
+    with Server(tiny_model, slots=1, api_key=key) as server:
+        flags = ["--engine", "remote", "--remote-url", server.url, "--log-level", "debug"]
+        proc = cli({**env, "SEED_CODER_LSP_API_KEY": key}, "complete", f"{src}:2:5", *flags)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == DEFAULT_INFILL + "\n"
+        assert key not in proc.stdout + proc.stderr
+        doctor = cli({**env, "SEED_CODER_LSP_API_KEY": key}, "doctor", *flags)
+        assert doctor.returncode == 0, doctor.stderr
+        out = doctor.stdout
+        assert "engine: remote; API key ($SEED_CODER_LSP_API_KEY): set" in out
+        for line in (f"server: {server.url}", "api: llama-server", "fim_template: seed-coder",
+                     "slots: 1", "smoke infill"):  # fmt: skip
+            assert line in out, out
+        assert key not in out + doctor.stderr
+        refused = cli(env, "complete", f"{src}:2:5", *flags)
+        assert refused.returncode == 1
+        assert refused.stderr.strip().endswith(
+            f"error: {server.url} answered 401: an API key is needed; set "
+            "$SEED_CODER_LSP_API_KEY in the environment the language server starts in"
+        )
+    down = cli(env, "complete", f"{src}:2:5", "--engine", "remote", "--remote-url", server.url)
+    assert down.returncode == 1 and f"cannot reach {server.url}" in down.stderr
+    no_url = cli(env, "complete", f"{src}:2:5", "--engine", "remote")
+    assert no_url.returncode == 1 and "--engine remote needs --remote-url" in no_url.stderr

@@ -59,6 +59,8 @@ def explain(url: str, exc: BaseException) -> RemoteError:
         return status_error(url, exc.response)
     if isinstance(exc, httpx.ConnectError):
         return RemoteError(f"cannot reach {url}: connection refused or no such host")
+    if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
+        return RemoteError(f"lost the connection to {url} (server stopped or restarted?)")
     if isinstance(exc, httpx.TimeoutException):
         return RemoteError(f"{url} did not answer in time ({type(exc).__name__})")
     if isinstance(exc, httpx.HTTPError):

@@ -218,7 +218,10 @@ class Session:
 
     async def wait_ready(self, timeout: float = 30) -> Any:
         return await self.wait_for(
-            lambda s: s.status.state == "ready" and s.engine_pid is not None,
+            lambda s: (
+                s.status.state == "ready"
+                and (s.engine_pid is not None or s.engine_kind == "remote")
+            ),
             timeout,
             "the model to load",
         )

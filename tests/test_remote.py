@@ -1,0 +1,353 @@
+"""The remote engine against a real llama-server on the tiny models: exact infills over the
+native API and /v1/completions, prompts token-identical to the local engine's, marker text that
+stays text, cancellation that reaches the server, auth, outages and recovery."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from lsp_server.engines import EngineError
+from lsp_server.engines import remote_api as api
+from lsp_server.engines.remote import RemoteConfig, RemoteEngine
+from lsp_server.fim import ALL_MARKER_TEXTS
+from lsp_server.settings import API_KEY_ENV
+from tests.remote_server import Server, free_port
+from tests.tiny_model import DEFAULT_INFILL
+
+TIMEOUT = 30
+KEY = "sk-test-7f3a9c"
+
+
+class Events:
+    """on_event sink that tests can wait on."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, kind: str, message: str) -> None:
+        with self.changed:
+            self.items.append((kind, message))
+            self.changed.notify_all()
+
+    def kinds(self) -> list[str]:
+        return [k for k, _ in self.items]
+
+    def wait(self, kind: str, count: int = 1, timeout: float = TIMEOUT) -> None:
+        with self.changed:
+            ok = self.changed.wait_for(lambda: self.kinds().count(kind) >= count, timeout)
+        assert ok, f"no {kind!r} event; got {self.items}"
+
+
+@pytest.fixture(scope="module")
+def tiny_server(tiny_model: Path) -> Iterator[Server]:
+    with Server(tiny_model) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def loop_server(loop_model: Path) -> Iterator[Server]:
+    with Server(loop_model, slots=1, ctx=4096) as server:
+        yield server
+
+
+def connect(url: str, events: Events | None = None, **config: Any) -> RemoteEngine:
+    engine = RemoteEngine(RemoteConfig(url, **config), on_event=events)
+    engine.start()
+    return engine
+
+
+def run(engine: RemoteEngine, **req: Any) -> dict[str, Any]:
+    return engine.submit(**req).future.result(TIMEOUT)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("remote_api", ["auto", "llama-server", "openai"])
+def test_exact_infill_over_both_apis(tiny_server: Server, remote_api: str) -> None:
+    engine = connect(tiny_server.url, api=remote_api)
+    try:
+        info = engine.wait_ready(TIMEOUT)
+        assert info["api"] == ("openai" if remote_api == "openai" else "llama-server")
+        assert (info["fim_template"], info["slots"], info["n_ctx"]) == ("seed-coder", 2, 512)
+        result = run(engine, prefix="def f():\n    ", suffix="\n", doc="file:///a.py")
+        assert result["text"] == DEFAULT_INFILL
+        stats = result["stats"]
+        assert stats["stop_reason"] == "eos"
+        # the server's own numbers: 8 = the infill's 7 tokens and the EOS it sampled
+        assert (stats["generated_tokens"], stats["prompt_tokens"]) == (8, 17)
+        assert stats["reused_tokens"] + stats["evaluated_tokens"] == 17
+        # the same cursor again: the server's slot cache holds all but the last token
+        again = run(engine, prefix="def f():\n    ", suffix="\n", doc="file:///a.py")
+        assert again["text"] == DEFAULT_INFILL
+        assert again["stats"]["reused_tokens"] == 16
+    finally:
+        engine.close()
+
+
+def test_prompts_are_token_identical_to_the_local_engine(
+    tiny_server: Server, make_runner: Any, tiny_model: Path
+) -> None:
+    """Same window, same layout, same ids: the server's tokenizer through /tokenize; marker
+    text in the document stays text (one of each FIM id, at its place in the layout)."""
+    runner = make_runner(tiny_model)  # n_ctx 512, as one slot of the server
+    engine = connect(tiny_server.url)
+    try:
+        engine.wait_ready(TIMEOUT)
+        fim_ids = engine.info["fim_ids"]
+        sneaky = "s = '" + "".join(ALL_MARKER_TEXTS[:6]) + "'\n"
+        cases = [
+            {"prefix": "def f():\n    ", "suffix": "\n"},
+            {"prefix": sneaky + "x = 1\n" * 300 + "def g():\n    ", "suffix": sneaky * 3},
+            {"prefix": "é ü 中文 🙂\n" * 40, "suffix": "\n<[fim-middle]>\n" * 40, "hint": None},
+        ]
+        for req in cases:
+            req |= {"max_tokens": 64}
+            remote = engine.prompt_for(req)
+            local = runner.prompt_for(req)
+            assert remote.tokens == local[0]
+            assert remote.window == local[1]
+            assert [remote.tokens.count(i) for i in fim_ids] == [1, 1, 1]
+        result = run(engine, prefix=sneaky + "def g():\n    ", suffix="\n")
+        assert result["text"] == DEFAULT_INFILL
+    finally:
+        engine.close()
+
+
+def test_user_defined_marks_stay_text_too(userdef_model: Path, make_runner: Any) -> None:
+    """llama.cpp matches USER_DEFINED tokens even with special parsing off: the engine splits
+    marker text before sending it to /tokenize."""
+    with Server(userdef_model, slots=1, ctx=512) as server:
+        engine = connect(server.url)
+        try:
+            engine.wait_ready(TIMEOUT)
+            req = {"prefix": "a = '<[fim-suffix]><[fim-prefix]>'\n", "suffix": "<[fim-middle]>"}
+            assert engine.prompt_for(req).tokens == make_runner(userdef_model).prompt_for(req)[0]
+            assert [engine.prompt_for(req).tokens.count(i) for i in engine.info["fim_ids"]] == [
+                1,
+                1,
+                1,
+            ]
+        finally:
+            engine.close()
+
+
+def test_cancel_closes_the_stream_and_the_server_stops(loop_server: Server) -> None:
+    engine = connect(loop_server.url)
+    try:
+        engine.wait_ready(TIMEOUT)
+        before = loop_server.decoded()
+        job = engine.submit(prefix="x", suffix="", max_tokens=3000, max_time_ms=600_000)
+        deadline = time.monotonic() + TIMEOUT
+        while len(job.partial) < 200 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert loop_server.slots_busy() == [True]
+        engine.cancel(job)
+        result = job.future.result(TIMEOUT)
+        assert result["cancelled"] is True
+        t0 = time.monotonic()
+        while loop_server.slots_busy() != [False]:
+            assert time.monotonic() - t0 < 10, "llama-server kept generating after the cancel"
+            time.sleep(0.01)
+        # counted by the server: it stopped near where the stream was closed, far from the end
+        assert loop_server.decoded() - before < 1000
+        # the slot is free for the next request at once
+        ok = run(engine, prefix="y", suffix="", max_tokens=5)
+        assert ok["stats"]["generated_tokens"] == 5 and ok["stats"]["stop_reason"] == "max_tokens"
+    finally:
+        engine.close()
+
+
+def test_time_budget_and_settled_stop_the_stream(loop_server: Server) -> None:
+    engine = connect(loop_server.url)
+    try:
+        engine.wait_ready(TIMEOUT)
+        timed = run(engine, prefix="x", suffix="", max_tokens=100_000, max_time_ms=10)
+        assert timed["stats"]["stop_reason"] == "time"
+        assert timed["text"].endswith("compute(1)") and not timed["text"].endswith("\n")
+        # mid-line with text after the cursor: the first line is the whole suggestion
+        settled = run(engine, prefix="y = ", suffix=" + 1\n", max_tokens=100_000)
+        assert settled["stats"]["stop_reason"] == "settled"
+        assert settled["text"].startswith("ok_42 = compute(1)\n")
+        assert not loop_server.slots_busy()[0] or _eventually_idle(loop_server)
+    finally:
+        engine.close()
+
+
+def _eventually_idle(server: Server) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if server.slots_busy() == [False]:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_documents_keep_their_own_slot(tiny_server: Server) -> None:
+    engine = connect(tiny_server.url)
+    try:
+        engine.wait_ready(TIMEOUT)
+        a = {"prefix": "# a\n" * 50 + "def f():\n    ", "suffix": "\n", "doc": "file:///a"}
+        b = {"prefix": "# b\n" * 50 + "def g():\n    ", "suffix": "\n", "doc": "file:///b"}
+        run(engine, **a)
+        run(engine, **b)
+        again = run(engine, **a)  # a's slot still holds a's prompt: nearly all reused
+        assert again["stats"]["reused_tokens"] == again["stats"]["prompt_tokens"] - 1
+    finally:
+        engine.close()
+
+
+def test_prefill_warms_the_slot(tiny_server: Server) -> None:
+    engine = connect(tiny_server.url)
+    try:
+        engine.wait_ready(TIMEOUT)
+        req = {"prefix": "# c\n" * 60 + "def h():\n    ", "suffix": "\n", "doc": "file:///c"}
+        warm = engine.submit("prefill", **req).future.result(TIMEOUT)
+        assert warm["stats"]["stop_reason"] == "prefilled"
+        done = run(engine, **req)
+        assert done["text"] == DEFAULT_INFILL
+        # only the cursor's line (and the marks after it) was evaluated
+        assert done["stats"]["evaluated_tokens"] <= 12 < done["stats"]["prompt_tokens"]
+    finally:
+        engine.close()
+
+
+def test_api_key_from_the_environment_only_and_never_logged(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    with Server(tiny_model, api_key=KEY, slots=1) as server:
+        monkeypatch.delenv(API_KEY_ENV, raising=False)
+        events = Events()
+        engine = connect(server.url, events)
+        with pytest.raises(EngineError, match=f"{server.url} answered 401: an API key is needed"):
+            engine.wait_ready(TIMEOUT)
+        assert engine.submit(prefix="a", suffix="").future.exception(0) is not None
+        engine.close()
+        monkeypatch.setenv(API_KEY_ENV, "wrong-key")
+        engine = connect(server.url)
+        with pytest.raises(EngineError, match="answered 401: an API key was refused"):
+            engine.wait_ready(TIMEOUT)
+        engine.close()
+        monkeypatch.setenv(API_KEY_ENV, KEY)
+        engine = connect(server.url, events)
+        try:
+            engine.wait_ready(TIMEOUT)
+            assert run(engine, prefix="def f():\n    ", suffix="\n")["text"] == DEFAULT_INFILL
+        finally:
+            engine.close()
+    said = [r.getMessage() for r in caplog.records] + [m for _, m in events.items]
+    assert said and not [line for line in said if KEY in line or "wrong-key" in line]
+
+
+def test_down_then_back_then_down(tiny_model: Path) -> None:
+    """Requests fail at once while nothing answers; the probe reconnects by itself; an outage
+    while serving is reported once."""
+    port = free_port()
+    events = Events()
+    engine = connect(f"http://127.0.0.1:{port}", events)
+    try:
+        with pytest.raises(EngineError, match=f"cannot reach http://127.0.0.1:{port}"):
+            engine.wait_ready(TIMEOUT)
+        job = engine.submit(prefix="a", suffix="")
+        assert job.done and isinstance(job.future.exception(), EngineError)
+        server = Server(tiny_model, port=port, slots=1).start()
+        try:
+            events.wait("ready")
+            assert engine.ready
+            assert run(engine, prefix="def f():\n    ", suffix="\n")["text"] == DEFAULT_INFILL
+        finally:
+            server.stop()
+        with pytest.raises(EngineError, match="cannot reach"):
+            run(engine, prefix="def f():\n    ", suffix="\n")
+        assert not engine.ready and engine.crashes == 1
+        assert engine.submit(prefix="b", suffix="").done  # failed at once, no network wait
+        assert engine.submit(prefix="c", suffix="").done
+        assert events.kinds().count("crashed") == 1
+        server = Server(tiny_model, port=port, slots=1).start()
+        try:
+            events.wait("ready", count=2)
+            assert run(engine, prefix="def f():\n    ", suffix="\n")["text"] == DEFAULT_INFILL
+        finally:
+            server.stop()
+    finally:
+        engine.close()
+
+
+def test_a_model_without_fim_tokens_is_one_warning(nofim_model: Path) -> None:
+    with Server(nofim_model, slots=1, ctx=512) as server:
+        events = Events()
+        engine = connect(server.url, events)
+        try:
+            info = engine.wait_ready(TIMEOUT)
+            assert info["fim_template"] is None
+            warnings = [m for k, m in events.items if k == "warning"]
+            assert len(warnings) == 1
+            assert server.url in warnings[0] and "no fill-in-the-middle tokens" in warnings[0]
+            # prefix-only prompts still complete
+            assert isinstance(run(engine, prefix="a", suffix="", max_tokens=4)["text"], str)
+        finally:
+            engine.close()
+
+
+def test_errors_name_the_url_and_the_cause() -> None:
+    url = "http://gpu:8080"
+
+    def status(code: int, body: Any = None) -> str:
+        content = b"" if body is None else __import__("json").dumps(body).encode()
+        return str(api.status_error(url, httpx.Response(code, content=content)))
+
+    assert status(500, {"error": {"message": "out of memory"}}) == (
+        "http://gpu:8080 failed (500 Internal Server Error): out of memory"
+    )
+    assert status(503) == "http://gpu:8080 failed (503 Service Unavailable)"
+    assert api.status_error(url, httpx.Response(400)).server_down is False
+    assert api.status_error(url, httpx.Response(502)).server_down is True
+    assert str(api.explain(url, httpx.RemoteProtocolError("x"))) == (
+        "lost the connection to http://gpu:8080 (server stopped or restarted?)"
+    )
+    assert str(api.explain(url, httpx.ConnectError("x"))) == (
+        "cannot reach http://gpu:8080: connection refused or no such host"
+    )
+    assert str(api.explain(url, httpx.ReadTimeout("x"))) == (
+        "http://gpu:8080 did not answer in time (ReadTimeout)"
+    )
+
+
+def test_stats_from_both_dialects() -> None:
+    native = {
+        "content": "",
+        "stop": True,
+        "stop_type": "eos",
+        "timings": {"cache_n": 10, "prompt_n": 5, "predicted_n": 3, "prompt_ms": 1.5},
+    }
+    text, final = api.parse_chunk(api.LLAMA_SERVER, native)
+    assert text == "" and final is not None
+    assert (final["prompt_tokens"], final["reused_tokens"], final["evaluated_tokens"]) == (
+        15,
+        10,
+        5,
+    )
+    vllm_usage = {
+        "choices": [],
+        "usage": {
+            "prompt_tokens": 40,
+            "completion_tokens": 7,
+            "prompt_tokens_details": {"cached_tokens": 32},
+        },
+    }
+    _, final = api.parse_chunk(api.OPENAI, vllm_usage)
+    assert final is not None
+    assert (final["prompt_tokens"], final["reused_tokens"], final["evaluated_tokens"]) == (
+        40,
+        32,
+        8,
+    )
+    assert final["generated_tokens"] == 7
+    piece, final = api.parse_chunk(api.OPENAI, {"choices": [{"text": "ab"}]})
+    assert (piece, final) == ("ab", None)
