@@ -206,3 +206,31 @@ def test_vscode_settings_match_the_server_defaults() -> None:
         assert tuple(prop.get("enum", ())) == f.metadata["choices"], key
     client_only = {"seedCoder.serverCommand", "seedCoder.pythonPath"}
     assert set(props) - client_only == {f"seedCoder.{k}" for k in WIRE}
+
+
+@pytest.mark.parametrize(
+    ("doc", "pattern"),
+    [
+        ("README.md", r"^\| `(\w+)` \| `([^`]*)` \|"),
+        ("editors/vscode/README.md", r"^\| `seedCoder\.(\w+)` \| `([^`]*)` \|"),
+        ("editors/nvim/doc/seed_coder.txt", r"^  (\w+)\s"),
+    ],
+)
+def test_the_docs_list_every_setting(doc: str, pattern: str) -> None:
+    """The settings tables of the READMEs and :help list exactly the schema's keys (with the
+    schema's defaults where the table shows them)."""
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / doc).read_text(encoding="utf-8")
+    if doc.endswith(".txt"):
+        text = text.split("*seed_coder-settings*", 1)[1].split("Example:", 1)[0]
+    rows = {m.group(1): m.groups()[1:] for m in re.finditer(pattern, text, re.M)}
+    rows = {k: v for k, v in rows.items() if k not in ("serverCommand", "pythonPath")}
+    assert set(rows) == set(WIRE), doc
+    for key, shown in rows.items():
+        if shown:
+            default = WIRE[key].default
+            expected = list(default) if isinstance(default, tuple) else default
+            assert json.loads(shown[0]) == expected, (doc, key)
