@@ -6,6 +6,8 @@ One run, one model, one machine, the same typing for every contestant:
           cancelled; client-side typing-through of the suggestion on screen)
   nvim    this language server under Neovim 0.12's policy (a request after a 200 ms pause
           timer, never cancelled)
+  remote  (--remote) this language server under VS Code's policy with engine remote: the same
+          token-exact prompts streamed from a llama-server on this machine (same model)
   peer    llama-server's /infill under llama.vim's policy (one request in flight, the newest
           keystroke waits, never aborted; its own cache with 128 chars of look-back), built from
           the llama.cpp that llama-cpp-python vendors (benchmarks/peer.py)
@@ -20,7 +22,7 @@ the last key's suggestion, prompt tokens evaluated (prefills included), decode s
 tokens. Results: results.md, results.json, latency.png under benchmarks/results/ (or --out).
 
 Usage:
-  python -m benchmarks.keystrokes [--model bench|tiny|PATH] [--quick] [--no-peer]
+  python -m benchmarks.keystrokes [--model bench|tiny|PATH] [--quick] [--no-peer] [--remote]
                                   [--cps 4,10] [--out DIR] [--threads N]
   --quick   tiny model, 10 chars/s only, no peer: what CI runs (tests/test_benchmark_quick.py)
 """
@@ -60,7 +62,12 @@ def resolve_model(spec: str, workdir: Path) -> Path:
 
 
 async def run_lsp(
-    model: Path, policy: str, settings: dict[str, Any], cps: tuple[float, ...], log: Path
+    model: Path,
+    policy: str,
+    settings: dict[str, Any],
+    cps: tuple[float, ...],
+    log: Path,
+    name: str | None = None,
 ) -> dict[str, Any]:
     """A fresh server for one policy: the cold start, then every session."""
     server = LspServer(model, settings, log)
@@ -74,7 +81,7 @@ async def run_lsp(
     finally:
         await server.stop()
     return {
-        "policy": policy,
+        "policy": name or policy,
         "cold": cold,
         "sessions": [asdict(r) for r in results],
         "counters": final,
@@ -105,6 +112,21 @@ async def _cold(server: LspServer) -> dict[str, Any]:
     return report.median_cold(samples)
 
 
+async def run_remote(
+    model: Path, settings: dict[str, Any], cps: tuple[float, ...], log: Path
+) -> dict[str, Any]:
+    """engine remote under VS Code's policy against a llama-server with the same model."""
+    from benchmarks import llama_server as peer
+
+    binary = peer.llama_server_binary(log=lambda line: print(line, file=sys.stderr))
+    if binary is None:
+        raise SystemExit("--remote: llama-server could not be built or found")
+    ctx = int(settings.get("contextLength", 4096))
+    async with peer.LlamaServer(binary, model, ctx=ctx, threads=settings.get("threads")) as srv:
+        remote = {**settings, "engine": "remote", "remoteUrl": srv.url}
+        return await run_lsp(model, "vscode", remote, cps, log, name="remote")
+
+
 def run_peer(model: Path, cps: tuple[float, ...], settings: dict[str, Any]) -> dict[str, Any]:
     """llama-server with llama.vim's policy on the same sessions (skipped if it cannot run)."""
     from benchmarks import peer_driver
@@ -132,6 +154,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--model", default="bench", help="tiny | bench | GGUF path")
     ap.add_argument("--quick", action="store_true", help="tiny model, 10 chars/s, no peer (CI)")
     ap.add_argument("--no-peer", action="store_true", help="skip llama-server")
+    ap.add_argument("--remote", action="store_true", help="also: engine remote on llama-server")
     ap.add_argument("--cps", default="4,10", help="typing paces, chars/s (comma-separated)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=None)
@@ -167,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stderr.write(log.read_text(errors="replace")[-4000:] if log.exists() else "")
                 raise
             print(f"{policy}: done", file=sys.stderr)
+        if args.remote:
+            log = Path(tmp) / "server-remote.log"
+            runs.append(asyncio.run(run_remote(model, settings, cps, log)))
+            print("remote: done", file=sys.stderr)
         peer_run: dict[str, Any] = {"skipped": "--no-peer" if args.no_peer or args.quick else ""}
         if not peer_run["skipped"]:
             peer_run = run_peer(model, cps, settings)

@@ -6,8 +6,9 @@ import platform
 from pathlib import Path
 from typing import Any
 
-CONTESTANTS = ("vscode", "nvim", "peer")
+CONTESTANTS = ("vscode", "nvim", "remote", "peer")
 LABELS = {
+    "remote": "seed-coder-lsp, engine remote (llama-server), VS Code policy",
     "vscode": "seed-coder-lsp, VS Code policy",
     "nvim": "seed-coder-lsp, Neovim 0.12 policy",
     "peer": "llama-server /infill, llama.vim policy",

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.keystrokes", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "benchmarks.keystrokes", "--quick", "--remote", "--out", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -42,7 +42,7 @@ def sessions_of(res: dict, policy: str) -> dict[str, dict]:
 
 def test_every_request_is_answered(quick: tuple[Path, dict]) -> None:
     _, res = quick
-    for policy in ("vscode", "nvim"):
+    for policy in ("vscode", "nvim", "remote"):
         row = res["table"][policy]["10"]
         assert row["answered"] == row["requests"] > 0
     # VS Code asks on every key (38 typed, then accept + 5); Neovim only after a 200 ms pause,
@@ -55,7 +55,7 @@ def test_typing_evaluates_only_new_tokens(quick: tuple[Path, dict]) -> None:
     """A line typed in a file larger than the context: no window re-evaluation (v1 evaluated
     2,847 tokens here); each key costs its byte and <[fim-middle]>, plus a few speculations."""
     _, res = quick
-    for policy in ("vscode", "nvim"):
+    for policy in ("vscode", "nvim", "remote"):
         typed = sessions_of(res, policy)["type"]
         assert len(typed["keys"]) == 38
         assert typed["evaluated_tokens"] <= 4 * 38 + 100
@@ -68,3 +68,16 @@ def test_accepting_then_typing_on_shows_suggestions(quick: tuple[Path, dict]) ->
     accept = sessions_of(res, "vscode")["accept"]
     assert accept["keys"][0]["shown_at"] is not None  # after the accept: the speculation
     assert accept["generations"] <= 6
+
+
+def test_remote_engine_evaluates_what_the_local_engine_does(quick: tuple[Path, dict]) -> None:
+    """The same sessions through llama-server: token-exact prompts in a slot of its own, so
+    the server evaluates only the new tokens too (its own counters), and every key is shown."""
+    out, res = quick
+    md = (out / "results.md").read_text(encoding="utf-8")
+    assert "| seed-coder-lsp, engine remote (llama-server), VS Code policy | 10 | 44 | 44 |" in md
+    remote, local = res["table"]["remote"]["10"], res["table"]["vscode"]["10"]
+    assert remote["shown"] == local["shown"] == 44
+    assert remote["evaluated_tokens"] <= local["evaluated_tokens"] + 40
+    cold = res["cold"]["remote"]
+    assert cold["prompt_tokens"] > 3000 and cold["shown"]

@@ -308,7 +308,7 @@ class RemoteEngine:
                 raise api.status_error(self.url, response)
             if not body.get("stream"):
                 final = api.stats_of(_json(await response.aread()))
-                return self._result("", final, "prefilled", prompt)
+                return self._result("", final, "prefilled", prompt, len(tokens))
             async for line in response.aiter_lines():
                 if not line.startswith("data:"):
                     continue
@@ -330,12 +330,17 @@ class RemoteEngine:
         if not reason:
             server = stats.get("server_stop", "")
             reason = "max_tokens" if server in ("limit", "length") else "eos"
-        return self._result(text, stats, reason, prompt)
+        return self._result(text, stats, reason, prompt, len(tokens))
 
     def _result(
-        self, text: str, stats: dict[str, Any], reason: str, prompt: Prompt
+        self, text: str, stats: dict[str, Any], reason: str, prompt: Prompt, sent: int
     ) -> dict[str, Any]:
-        stats = {"prompt_tokens": len(prompt.tokens), **stats, "stop_reason": reason}
+        """The server's numbers; what it had cached is what it did not evaluate of what we sent
+        (llama-server's cache_n counts only the kept prefix, not chunks it shifted into place)."""
+        stats = {**stats, "prompt_tokens": sent}
+        if "evaluated_tokens" in stats:  # a stream closed before its first numbers has none
+            stats["reused_tokens"] = max(0, sent - int(stats["evaluated_tokens"]))
+        stats["stop_reason"] = reason
         stats.setdefault("generated_tokens", 0)
         self.decode_steps += int(stats.get("decode_steps", 0))
         self.evaluated_tokens += int(stats.get("evaluated_tokens", 0))

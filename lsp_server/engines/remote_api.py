@@ -155,24 +155,25 @@ def completion_request(
     if facts.api == LLAMA_SERVER:
         body = {"prompt": tokens, "n_predict": n, "temperature": temperature, "stop": stop}
         body |= {"cache_prompt": True, "stream": not prefill, "id_slot": slot}
+        body["timings_per_token"] = True  # numbers on every chunk: a stream we close early too
         return "/completion", body
     body = {"model": facts.model, "prompt": tokens, "max_tokens": max(n, 1), "stop": stop}
     body |= {"temperature": temperature, "stream": True}
-    body["stream_options"] = {"include_usage": True}
+    body["stream_options"] = {"include_usage": True, "continuous_usage_stats": True}
     if facts.tokenizer == LLAMA_SERVER:  # llama-server's /v1 keeps its slot cache too
-        body |= {"cache_prompt": True, "id_slot": slot}
+        body |= {"cache_prompt": True, "id_slot": slot, "timings_per_token": True}
     return "/v1/completions", body
 
 
 def parse_chunk(api: str, event: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
-    """One streamed event -> (text, the server's numbers when this is the last one)."""
+    """One streamed event -> (text, the server's numbers so far when the event has them)."""
     if api == LLAMA_SERVER:
         text = str(event.get("content") or "")
-        return text, (stats_of(event) if event.get("stop") else None)
-    choices = event.get("choices") or []
-    text = str(choices[0].get("text") or "") if choices else ""
-    final = bool(event.get("usage")) or bool(event.get("timings"))
-    return text, (stats_of(event) if final else None)
+    else:
+        choices = event.get("choices") or []
+        text = str(choices[0].get("text") or "") if choices else ""
+    numbers = bool(event.get("usage")) or bool(event.get("timings"))
+    return text, (stats_of(event) if numbers else None)
 
 
 def stats_of(event: dict[str, Any]) -> dict[str, Any]:
