@@ -18,6 +18,7 @@ class Prompt:
     tokens: list[int]
     window: tuple[int, int]
     stable: int
+    capped: bool = False  # shrunk to meet the latency target (a cold start)
 
 
 def build_prompt(

@@ -351,3 +351,33 @@ def test_stats_from_both_dialects() -> None:
     assert final["generated_tokens"] == 7
     piece, final = api.parse_chunk(api.OPENAI, {"choices": [{"text": "ab"}]})
     assert (piece, final) == ("ab", None)
+
+
+def test_cold_windows_are_capped_by_the_speed_the_server_showed() -> None:
+    """Like the local engine: a document whose slot holds little of its prompt gets a window
+    sized to the latency target, from the speed in the server's timings; the next request in
+    that slot is not capped. Pure prompt logic: the tokenizer is one id per byte here."""
+    import asyncio
+
+    from lsp_server.engines.remote_prompt import RemotePrompts
+    from lsp_server.fim import TEMPLATES_BY_NAME, bind
+
+    marks = {m: 100_000 + i for i, m in enumerate(ALL_MARKER_TEXTS)}
+    fim = bind(TEMPLATES_BY_NAME["seed-coder"], marks.get)
+
+    async def bytes_as_ids(text: str) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    prompts = RemotePrompts(fim, None, 4096)
+    req = {"prefix": "x = 1\n" * 2000, "suffix": "\n", "latency_target_ms": 500}
+    full = asyncio.run(prompts.build(req, 0, bytes_as_ids))
+    assert not full.capped and len(full.tokens) > 3000  # speed unknown yet: never capped
+    # 1,000 prompt tokens took 2,000 ms on this server: 0.5 tokens/ms
+    prompts.learn({"evaluated_tokens": 1000, "prompt_ms": 2000.0, "generated_tokens": 10,
+                   "generate_ms": 100.0})  # fmt: skip
+    cold = asyncio.run(prompts.build(req, 0, bytes_as_ids))
+    # the 512-token floor, as local, less what whole 16-line blocks and typing room leave
+    assert cold.capped and 300 < len(cold.tokens) <= 512
+    prompts.sending(0, full.tokens)  # the grow evaluated the full window in that slot
+    assert not asyncio.run(prompts.build(req, 0, bytes_as_ids)).capped
+    assert asyncio.run(prompts.build({**req, "uncapped": True}, 1, bytes_as_ids)).capped is False

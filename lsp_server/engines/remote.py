@@ -10,7 +10,7 @@ cannot serve, requests fail at once and a probe brings the engine back when the 
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import itertools
 import json
 import logging
@@ -23,22 +23,20 @@ from typing import Any
 
 import httpx
 
-from ..fim import ALL_MARKER_TEXTS, FimIds, detect, split_markers
+from ..fim import ALL_MARKER_TEXTS, FimIds, detect
 from ..postprocess import settled
-from ..prompt import Prompt, build_prompt
-from ..vocabulary import line_blocks
+from ..prompt import Prompt
 from . import EngineError, EventSink, Job
 from . import remote_api as api
+from .remote_prompt import RemotePrompts
 
 log = logging.getLogger("seed_coder_lsp.remote")
 PROBE_INTERVAL_S = 2.0
-TOKEN_BLOCKS = 2048  # document blocks kept tokenized (LRU)
 # llama-server serves each connection on a thread of its own (about slots + 2 threads) and holds
 # it for keep-alive: a client with many idle connections starves the server. Few connections,
 # one kept idle.
 LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=1)
 FETCH_PARALLEL = 2
-MAX_PASSES = 6
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class RemoteEngine:
         self._seq = itertools.count(1)
         self._ready = threading.Event()
         self._tasks: dict[int, Any] = {}
-        self._blocks: OrderedDict[str, list[int]] = OrderedDict()
+        self.prompts: RemotePrompts | None = None
         self._slots: OrderedDict[str, int] = OrderedDict()
         self._probe: asyncio.Task[None] | None = None
         self._gate: asyncio.Semaphore
@@ -121,7 +119,7 @@ class RemoteEngine:
         self._closed = True
         self._ready.set()
         if self._started and self._loop.is_running():
-            with _suppress():
+            with contextlib.suppress(Exception):  # closing never raises
                 self._call(self._shutdown()).result(timeout)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
@@ -173,10 +171,10 @@ class RemoteEngine:
             return False
         self.facts, self.fim = facts, fim
         self.bos = with_bos[0] if len(with_bos) > len(plain) else None
-        self._blocks.clear()
         self._slots.clear()
         self.starts += 1
         self.info = self._describe(facts)
+        self.prompts = RemotePrompts(fim, self.bos, self.info["n_ctx"])
         self.load_error = None
         self._up = True
         self._ready.set()
@@ -294,9 +292,11 @@ class RemoteEngine:
         assert self._client is not None and self.facts is not None
         facts = self.facts
         tokens = prompt.tokens[: prompt.stable] if prefill else prompt.tokens
-        path, body = api.completion_request(facts, tokens, req, self._slot(req), prefill=prefill)
         if prefill and facts.api != api.LLAMA_SERVER:
             return {"text": "", "stats": {"stop_reason": "prefilled"}}  # prefix caching does it
+        assert self.prompts is not None
+        self.prompts.sending(self._slot_key(req), tokens)
+        path, body = api.completion_request(facts, tokens, req, self._slot(req), prefill=prefill)
         deadline = time.perf_counter() + float(req.get("max_time_ms", 1500)) / 1000
         text, reason = "", ""
         stats: dict[str, Any] = {}
@@ -341,10 +341,18 @@ class RemoteEngine:
         if "evaluated_tokens" in stats:  # a stream closed before its first numbers has none
             stats["reused_tokens"] = max(0, sent - int(stats["evaluated_tokens"]))
         stats["stop_reason"] = reason
+        stats["capped"] = prompt.capped
         stats.setdefault("generated_tokens", 0)
+        if self.prompts is not None:
+            self.prompts.learn(stats)
         self.decode_steps += int(stats.get("decode_steps", 0))
         self.evaluated_tokens += int(stats.get("evaluated_tokens", 0))
         return {"text": text, "stats": stats, "window": list(prompt.window), "cancelled": False}
+
+    def _slot_key(self, req: dict[str, Any]) -> Any:
+        """Where the server keeps this document's cache: its slot, or the document (vLLM)."""
+        slot = self._slot(req)
+        return slot if slot >= 0 else str(req.get("doc", ""))
 
     def _slot(self, req: dict[str, Any]) -> int:
         """A stable llama-server slot per document (least recently used one for a new one)."""
@@ -366,47 +374,14 @@ class RemoteEngine:
 
     # -- prompts -----------------------------------------------------------------------------
     async def _prompt(self, req: dict[str, Any]) -> Prompt:
-        """Window and assemble with the server's tokenizer: a pass that meets untokenized blocks
-        estimates them, fetches them all at once, and runs again."""
-        assert self.facts is not None
-        n_ctx = self.info.get("n_ctx", self.config.context_length)
-        for _ in range(MAX_PASSES):
-            missing: set[str] = set()
-            tokenize = functools.partial(self._tokens, missing=missing)
-            prompt = build_prompt(req, tokenize, self.fim, self.bos, n_ctx)
-            if not missing:
-                return prompt
-            await self._fetch(missing)
-        raise EngineError("the prompt window did not settle (document changing under it?)")
+        assert self.prompts is not None and self.facts is not None
+        return await self.prompts.build(req, self._slot_key(req), self._tokenize_piece)
 
-    def _tokens(self, text: str, missing: set[str]) -> list[int]:
-        """Cached block tokens; a block not fetched yet counts as a low estimate."""
-        ids: list[int] = []
-        for block in line_blocks(text):
-            got = self._blocks.get(block)
-            if got is None:
-                missing.add(block)
-                ids.extend([0] * (len(block.encode("utf-8")) // 8 + 1))
-            else:
-                self._blocks.move_to_end(block)
-                ids.extend(got)
-        return ids
-
-    async def _fetch(self, blocks: set[str]) -> None:
-        """Tokenize blocks on the server, marker text split so it stays text."""
+    async def _tokenize_piece(self, text: str) -> list[int]:
+        """Document text with special parsing off, a few requests at a time."""
         assert self._client is not None and self.facts is not None
-        client, facts, gate = self._client, self.facts, self._gate
-
-        async def one(block: str) -> None:
-            ids: list[int] = []
-            async with gate:
-                for piece in split_markers(block, ALL_MARKER_TEXTS):
-                    ids.extend(await api.tokenize(client, self.url, facts, piece))
-            self._blocks[block] = ids
-            if len(self._blocks) > TOKEN_BLOCKS:
-                self._blocks.popitem(last=False)
-
-        await asyncio.gather(*(one(b) for b in blocks))
+        async with self._gate:
+            return await api.tokenize(self._client, self.url, self.facts, text)
 
 
 def _json(data: str | bytes) -> dict[str, Any]:
@@ -431,13 +406,3 @@ def _log_event(kind: str, message: str) -> None:
     """Without a listener (CLI, tests) problems still reach the log, once."""
     if kind in ("crashed", "warning"):
         log.warning(message)
-
-
-class _suppress:
-    """contextlib.suppress for any exception (closing must never raise)."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
