@@ -131,3 +131,22 @@ def test_checkhealth_reports_the_builtin_path_and_keymaps(editor: Editor) -> Non
     assert "keymap trigger: <M-\\>" in text
     for command in ("SeedCoderEnable", "SeedCoderDisable", "SeedCoderToggle", "SeedCoderDownload"):
         assert editor.lua("return vim.fn.exists(':' .. ...)", command) == 2
+
+
+def test_remote_engine_settings_reach_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: Path, infill: str
+) -> None:
+    """`settings = { engine = 'remote', remoteUrl = ... }`: the same ghost text, computed by a
+    real llama-server."""
+    from tests.remote_server import Server
+
+    with Server(model, slots=1) as server:
+        remote = {"engine": "remote", "remoteUrl": server.url}
+        with _start(tmp_path, monkeypatch, model, settings=remote, nvim=NVIM012) as ed:
+            ed.insert_at(BLANK_ROW)
+            _wait_shown(ed, infill)
+            stats = ed.lua(
+                "return vim.lsp.get_clients({ name = 'seed_coder' })[1]"
+                ".request_sync('seedCoder/stats', {}, 5000).result"
+            )
+            assert stats["engine_kind"] == "remote" and stats["info"]["server"] == server.url
