@@ -15,9 +15,10 @@ UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
 _EOL = re.compile(r"\r\n|\n|\r")
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=2)
 def line_starts(text: str) -> tuple[int, ...]:
-    """Offset of the first character of every line (cached: one scan per document version)."""
+    """Offset of the first character of every line (cached: one scan per document version; the
+    cache keeps its texts alive, so it holds two: the document in use and one other)."""
     return (0, *(m.end() for m in _EOL.finditer(text)))
 
 

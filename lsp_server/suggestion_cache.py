@@ -1,4 +1,9 @@
-"""Suggestions already computed, so typing through one (or accepting it) costs no model call."""
+"""Suggestions already computed, so typing through one (or accepting it) costs no model call.
+
+An entry keeps only the text near the cursor it was computed at, plus the lengths and hashes of
+the whole prefix and suffix: memory is bounded by the suggestions, not by the documents, and a
+lookup hashes the request's suffix once and compares only the entries made for that suffix.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,29 @@ from dataclasses import dataclass
 from .postprocess import Suggestion
 
 CACHE_ENTRIES = 64
-CACHE_CHARS = 4_000_000  # entries hold whole documents: bound them by size too
+CACHE_CHARS = 256_000  # characters held: suggestions and the text near their cursors
+NEAR = 256  # characters kept on each side of the cursor (checked before any hash)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Shown:
     """A suggestion computed for (prefix, suffix): typing its start keeps the rest valid."""
 
-    prefix: str
-    suffix: str
+    prefix_len: int
+    prefix_hash: int
+    prefix_tail: str  # the last NEAR characters of the prefix
+    suffix_key: tuple[int, int]  # (hash, length) of the whole suffix
+    suffix_head: str
     text: str
     replace_chars: int
+
+    @property
+    def chars(self) -> int:
+        return len(self.prefix_tail) + len(self.suffix_head) + len(self.text)
+
+
+def _suffix_key(suffix: str) -> tuple[int, int]:
+    return hash(suffix), len(suffix)
 
 
 class SuggestionCache:
@@ -26,40 +43,51 @@ class SuggestionCache:
 
     def __init__(self, size: int = CACHE_ENTRIES, chars: int = CACHE_CHARS) -> None:
         self.size, self.max_chars = size, chars
-        self.entries: OrderedDict[tuple[str, str], Shown] = OrderedDict()
+        self.entries: OrderedDict[tuple[int, tuple[int, int]], Shown] = OrderedDict()
         self.chars = 0  # characters held by the entries
 
     def get(self, prefix: str, suffix: str) -> Suggestion | None:
         """The rest of a suggestion the user is typing through (newest matching entry)."""
+        key = _suffix_key(suffix)
+        head = suffix[:NEAR]
         for entry in reversed(self.entries.values()):
-            if entry.suffix != suffix or not prefix.startswith(entry.prefix):
+            if entry.suffix_key != key or entry.suffix_head != head:
                 continue
-            typed = prefix[len(entry.prefix) :]
-            if entry.text.startswith(typed) and len(entry.text) > len(typed):
+            n = entry.prefix_len
+            if len(prefix) < n or prefix[max(0, n - NEAR) : n] != entry.prefix_tail:
+                continue
+            typed = prefix[n:]
+            if not (entry.text.startswith(typed) and len(entry.text) > len(typed)):
+                continue
+            if hash(prefix[:n]) == entry.prefix_hash:  # the whole text before, not just near
                 return Suggestion(entry.text[len(typed) :], entry.replace_chars)
         return None
 
     def put(self, prefix: str, suffix: str, suggestion: Suggestion) -> None:
         """Keep a computed suggestion (the newest of equal keys wins)."""
-        key = (prefix[-256:], suffix[:256])
+        entry = Shown(
+            prefix_len=len(prefix),
+            prefix_hash=hash(prefix),
+            prefix_tail=prefix[-NEAR:],
+            suffix_key=_suffix_key(suffix),
+            suffix_head=suffix[:NEAR],
+            text=suggestion.text,
+            replace_chars=suggestion.replace_chars,
+        )
+        key = (entry.prefix_hash, entry.suffix_key)
         self._drop(key)
-        entry = Shown(prefix, suffix, suggestion.text, suggestion.replace_chars)
         self.entries[key] = entry
-        self.chars += _size(entry)
+        self.chars += entry.chars
         while len(self.entries) > 1 and (
             len(self.entries) > self.size or self.chars > self.max_chars
         ):
             self._drop(next(iter(self.entries)))
 
-    def _drop(self, key: tuple[str, str]) -> None:
+    def _drop(self, key: tuple[int, tuple[int, int]]) -> None:
         entry = self.entries.pop(key, None)
         if entry is not None:
-            self.chars -= _size(entry)
+            self.chars -= entry.chars
 
     def clear(self) -> None:
         self.entries.clear()
         self.chars = 0
-
-
-def _size(entry: Shown) -> int:
-    return len(entry.prefix) + len(entry.suffix) + len(entry.text)

@@ -66,3 +66,23 @@ def test_a_megabyte_single_line_takes_the_ascii_fast_path(monkeypatch) -> None:
     assert calls == []  # never counted unit by unit
     text = "é" + line + "\n"  # not ASCII: the exact walk, still right
     assert positions.offset_at(text, 0, 3, positions.UTF8) == 2
+
+
+def test_line_starts_keeps_few_old_texts_alive() -> None:
+    """Its cache holds texts as keys: after eight 1 MB versions only two may stay in memory."""
+    import tracemalloc
+
+    line_starts.cache_clear()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for i in range(8):
+            text = f"{i}\n" + "x" * 1_000_000
+            line_starts(text)
+            offset_at(text, 1, 5)
+        del text
+        held = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+        line_starts.cache_clear()
+    assert held < 2.5e6, held

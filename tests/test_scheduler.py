@@ -519,3 +519,20 @@ async def test_a_request_waiting_on_a_closed_document_starts_nothing() -> None:
     sched.forget("u")
     assert (await second).source == "superseded"
     assert len(engine.jobs) == 1
+
+
+def test_suggestion_cache_holds_the_text_near_the_cursor_not_documents() -> None:
+    """64 suggestions in a 1 MB document cost kilobytes; a lookup still checks the whole text:
+    the same near text under a different head, or another suffix, is not a hit."""
+    from lsp_server.suggestion_cache import NEAR, SuggestionCache
+
+    cache = SuggestionCache()
+    body = "a = 1\n" * 170_000  # about 1 MB
+    for i in range(64):
+        cache.put(body + f"x{i} = ", "\n" + body, Suggestion(f"compute({i})", 0))
+    assert len(cache.entries) == 64 and cache.chars < 64 * (2 * NEAR + 20)
+    assert cache.get(body + "x7 = comp", "\n" + body) == Suggestion("ute(7)", 0)
+    other_head = "b = 2\n" + body[6:]
+    assert cache.get(other_head + "x7 = comp", "\n" + body) is None
+    assert cache.get(body + "x7 = comp", "\n" + body + "#") is None
+    assert cache.get(body + "x7 = compute(7)", "\n" + body) is None  # typed it all: nothing left
