@@ -118,13 +118,14 @@ def _suffix_lines(
     def fits(n: int) -> bool:
         return len(count(rest + "".join(lines[:n]))) <= budget
 
-    if fits(len(lines)):
+    limit = budget * MAX_CHARS_PER_TOKEN  # longer text cannot fit: never tokenize it
+    if len(rest) + sum(map(len, lines)) <= limit and fits(len(lines)):
         return len(lines)
     if hint is not None and hint % step == 0 and hint < len(lines) and fits(hint):
         filled = len(count(rest + "".join(lines[:hint])))
         if filled * 2 >= budget:
             return hint
-    limit, total, candidates = budget * MAX_CHARS_PER_TOKEN, len(rest), []
+    total, candidates = len(rest), []
     for n in range(0, len(lines) + 1):
         if n % step == 0:
             candidates.append(n)

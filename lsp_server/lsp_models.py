@@ -277,7 +277,21 @@ class ModelServer(LanguageServer):
         elif kind == "warning":
             self.from_thread(self.tell_once, message)
         elif kind == "ready":
-            self.from_thread(self.set_status, "ready", message)
+            self.from_thread(self._engine_ready, message)
+        elif kind == "load_error":
+            self.from_thread(self._late_load_error, message)
+
+    def _engine_ready(self, message: str) -> None:
+        """A restart or reconnect finished (never over a status the user chose)."""
+        if self.settings.enable:
+            self.set_status("ready", message)
+
+    def _late_load_error(self, message: str) -> None:
+        """A load that no loader waits for failed (a restart after a crash): say it here. While
+        loading, the loader reports it with the model's path."""
+        if self.status.get("state") != "loading":
+            self.set_status("error", message)
+            self.tell_once(message, types.MessageType.Error)
 
     def shutdown_engine(self) -> None:
         """Stop the worker process (shutdown, exit or stdin closed)."""

@@ -17,6 +17,7 @@ FIM_TEMPLATE_CHOICES = ("auto", *TEMPLATES_BY_NAME)
 LOG_LEVELS = ("error", "warning", "info", "debug")
 ENGINES = ("local", "remote")
 REMOTE_APIS = ("auto", "llama-server", "openai")
+LOCAL, REMOTE, BOTH = ("local",), ("remote",), ("local", "remote")  # whose reload a field needs
 API_KEY_ENV = "SEED_CODER_LSP_API_KEY"  # the remote server's key: never a setting, never logged
 
 
@@ -27,7 +28,7 @@ def setting(
     lo: float | None = None,
     hi: float | None = None,
     choices: tuple[str, ...] = (),
-    reload: bool = False,
+    reload: tuple[str, ...] = (),
 ) -> Any:
     """A field of Settings with what validation, flags and docs need to know about it."""
     meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "reload": reload}
@@ -39,14 +40,16 @@ class Settings:
     """What a user can set: initializationOptions, didChangeConfiguration or CLI flags."""
 
     model: str = setting(
-        "", "registry name, .gguf path or owner/repo:FILE.gguf; empty: the default", reload=True
+        "",
+        "registry name, .gguf path or owner/repo:FILE.gguf; empty: the default",
+        reload=LOCAL,
     )
     gpu_layers: int = setting(
         -1, "layers on the GPU: -1 all when the build can, 0 CPU only", lo=-1, hi=10_000,
-        reload=True,
+        reload=LOCAL,
     )  # fmt: skip
     context_length: int = setting(
-        4096, "context window in tokens", lo=256, hi=1_048_576, reload=True
+        4096, "context window in tokens", lo=256, hi=1_048_576, reload=BOTH
     )
     max_tokens: int = setting(128, "most tokens generated per suggestion", lo=1, hi=4096)
     max_time_ms: int = setting(
@@ -68,28 +71,30 @@ class Settings:
     temperature: float = setting(0.0, "sampling temperature (0 = greedy)", lo=0.0, hi=2.0)
     enable: bool = setting(True, "offer completions")
     fim_template: str = setting(
-        "auto", "FIM token layout", choices=FIM_TEMPLATE_CHOICES, reload=True
+        "auto", "FIM token layout", choices=FIM_TEMPLATE_CHOICES, reload=BOTH
     )
     completion_fallback: bool = setting(
         True, "serve textDocument/completion to clients without inline completion"
     )
-    threads: int = setting(0, "CPU threads (0 = one per physical core)", lo=0, hi=1024, reload=True)
+    threads: int = setting(
+        0, "CPU threads (0 = one per physical core)", lo=0, hi=1024, reload=LOCAL
+    )
     log_level: str = setting("info", "log detail on stderr", choices=LOG_LEVELS)
     engine: str = setting(
-        "local", "local: llama.cpp in a worker; remote: a server", choices=ENGINES, reload=True
+        "local", "local: llama.cpp in a worker; remote: a server", choices=ENGINES
     )
     remote_url: str = setting(
-        "", "base URL of the remote server, e.g. http://gpu-box:8080", reload=True
+        "", "base URL of the remote server, e.g. http://gpu-box:8080", reload=REMOTE
     )
     remote_api: str = setting(
-        "auto", "the remote server's API (auto: detect)", choices=REMOTE_APIS, reload=True
+        "auto", "the remote server's API (auto: detect)", choices=REMOTE_APIS, reload=REMOTE
     )
 
     def engine_key(self) -> tuple[Any, ...]:
-        """Fields whose change needs the model (or the remote connection) set up again."""
-        return tuple(
-            getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["reload"]
-        )
+        """Fields whose change needs the engine set up again: the model's for the local engine,
+        the server's for the remote one (editing the other kind's fields reloads nothing)."""
+        fields = [f for f in dataclasses.fields(self) if self.engine in f.metadata["reload"]]
+        return (self.engine, *(getattr(self, f.name) for f in fields))
 
     def language_enabled(self, language_id: str) -> bool:
         """Whether completions are on for this language id ("*" means all)."""

@@ -202,3 +202,20 @@ def test_bad_or_stale_hints_are_ignored(hint: tuple[int, int]) -> None:
     assert (expected.start_line, expected.suffix_lines) == (176, 16)
     # not a multiple of step, past the end, too big to fit, or too small (under half full)
     assert choose_window(prefix, suffix, per_char, budget, hint=hint) == expected
+
+
+def test_text_too_long_to_fit_is_never_tokenized() -> None:
+    """A 20,000-line file: the tokenizer only sees text that could fit the budget (the remote
+    engine pays an HTTP request per block it sees)."""
+    from lsp_server.context import MAX_CHARS_PER_TOKEN
+
+    seen: list[int] = []
+
+    def tokenize(text: str) -> list[int]:
+        seen.append(len(text))
+        return list(text.encode())
+
+    lines = "".join(f"line {i} = {i}\n" for i in range(20_000))
+    budget = Budget(prefix=300, suffix=100)
+    choose_window(lines, "\n" + lines, tokenize, budget)
+    assert max(seen) <= (budget.prefix + budget.suffix) * MAX_CHARS_PER_TOKEN

@@ -293,3 +293,34 @@ def test_reconfigure_never_waits_for_the_old_worker(
     while old.is_alive() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not old.is_alive() and joined_on and caller not in joined_on
+
+
+def test_a_restart_never_starts_the_process_on_the_callers_thread(
+    make_engine: EngineFactory, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keystroke after a crash submits at once; the new process starts on a thread of its
+    own, and the request waits in the new worker's outbox meanwhile."""
+    import threading
+
+    engine = make_engine(tiny_model)
+    engine.wait_ready(TIMEOUT)
+    from multiprocessing import popen_spawn_posix
+
+    started_on: list[int] = []
+    real_init = popen_spawn_posix.Popen.__init__
+
+    def init(self: Any, process_obj: Any) -> None:  # runs on the thread that starts it
+        started_on.append(threading.get_ident())
+        real_init(self, process_obj)
+
+    monkeypatch.setattr(popen_spawn_posix.Popen, "__init__", init)
+    old = engine._worker.proc
+    os.kill(old.pid, signal.SIGKILL)
+    old.join(TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    while engine._worker is not None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the reader noticed the death
+    caller = threading.get_ident()
+    job = engine.submit(prefix="x", suffix="", max_tokens=7)
+    assert job.future.result(TIMEOUT)["text"] == DEFAULT_INFILL
+    assert started_on and caller not in started_on

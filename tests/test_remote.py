@@ -381,3 +381,65 @@ def test_cold_windows_are_capped_by_the_speed_the_server_showed() -> None:
     prompts.sending(0, full.tokens)  # the grow evaluated the full window in that slot
     assert not asyncio.run(prompts.build(req, 0, bytes_as_ids)).capped
     assert asyncio.run(prompts.build({**req, "uncapped": True}, 1, bytes_as_ids)).capped is False
+
+
+def test_a_large_file_tokenizes_only_blocks_near_the_cursor(tiny_server: Server) -> None:
+    """20,000 lines above and below the cursor: the server tokenizes about a window's worth
+    of 16-line blocks, not the file (each block is a /tokenize request)."""
+    engine = connect(tiny_server.url)
+    try:
+        engine.wait_ready(TIMEOUT)
+        body = "".join(f"v{i} = {i}\n" for i in range(20_000))
+        req = {"prefix": body + "def f():\n    ", "suffix": "\n" + body, "doc": "file:///big"}
+        assert run(engine, **req)["text"] == DEFAULT_INFILL
+        assert engine.prompts is not None
+        # a 512-token context at one token per byte holds about 4 blocks; fetched: a few more
+        assert len(engine.prompts.blocks) < 40
+    finally:
+        engine.close()
+
+
+def test_key_and_url_hygiene(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key file's line ending is not part of the key; a key HTTP cannot carry is refused
+    without being shown; an OpenAI-style base URL ending in /v1 works as the server's root."""
+    monkeypatch.setenv(API_KEY_ENV, "sk-abc123\n")
+    assert api.headers() == {"Authorization": "Bearer sk-abc123"}
+    monkeypatch.setenv(API_KEY_ENV, "sk-a\tbc-ü")
+    with pytest.raises(api.RemoteError) as err:
+        api.headers()
+    assert "sk-a" not in str(err.value) and API_KEY_ENV in str(err.value)
+    monkeypatch.setenv(API_KEY_ENV, "sk-quoted")
+    quoted = api.explain("http://h", httpx.LocalProtocolError("bad header b'Bearer sk-quoted'"))
+    assert "sk-quoted" not in str(quoted) and "***" in str(quoted)
+    assert api.base_url(" http://h:8000/v1/ ") == "http://h:8000"
+    assert api.base_url("https://h/") == "https://h"
+
+
+def test_a_key_that_cannot_be_sent_is_a_load_error_not_a_hang(
+    tiny_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(API_KEY_ENV, "bad key")
+    engine = connect(tiny_server.url)
+    try:
+        with pytest.raises(EngineError, match="holds spaces, control or non-ASCII characters"):
+            engine.wait_ready(TIMEOUT)
+    finally:
+        engine.close()
+
+
+def test_another_engines_cancel_leaves_a_job_alone(loop_server: Server) -> None:
+    """After a settings change replaces the engine, the scheduler may cancel old jobs through
+    the new engine: job numbers overlap between engines, so a cancel checks the owner."""
+    first, second = connect(loop_server.url), connect(loop_server.url)
+    try:
+        first.wait_ready(TIMEOUT)
+        second.wait_ready(TIMEOUT)
+        own = second.submit(prefix="y", suffix="", max_tokens=40, max_time_ms=600_000)
+        job = first.submit(prefix="x", suffix="", max_tokens=40, max_time_ms=600_000)
+        assert job.seq == own.seq  # each engine numbers its own jobs
+        second.cancel(job)  # must touch neither its own job #1 nor the other engine's
+        for result in (job.future.result(TIMEOUT), own.future.result(TIMEOUT)):
+            assert not result["cancelled"] and result["stats"]["stop_reason"] == "max_tokens"
+    finally:
+        first.close()
+        second.close()

@@ -177,10 +177,14 @@ def test_null_string_keeps_default() -> None:
 
 def test_engine_key_and_field_names() -> None:
     a = Settings()
-    assert a.engine_key() == ("", -1, 4096, "auto", 0, "local", "", "auto")
+    assert a.engine_key() == ("local", "", -1, 4096, "auto", 0)
     assert dataclasses.replace(a, max_tokens=1).engine_key() == a.engine_key()
     assert dataclasses.replace(a, context_length=8192).engine_key() != a.engine_key()
-    assert dataclasses.replace(a, remote_url="http://x").engine_key() != a.engine_key()
+    # the other kind's fields reload nothing
+    assert dataclasses.replace(a, remote_url="http://x").engine_key() == a.engine_key()
+    remote = dataclasses.replace(a, engine="remote", remote_url="http://x")
+    assert remote.engine_key() == ("remote", 4096, "auto", "http://x", "auto")
+    assert dataclasses.replace(remote, model="other", threads=3).engine_key() == remote.engine_key()
     assert settings_field_names()[:3] == ["model", "gpuLayers", "contextLength"]
     assert len(settings_field_names()) == 20
 

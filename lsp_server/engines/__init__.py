@@ -37,6 +37,7 @@ class Job:
     partial: str = ""
     steps_at_cancel: int | None = None
     worker: int = 0  # which worker process / connection (the engine's `starts`) it went to
+    owner: int = 0  # id() of the engine that made it: another engine's cancel ignores it
 
     @property
     def done(self) -> bool:

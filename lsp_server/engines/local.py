@@ -14,7 +14,7 @@ import multiprocessing
 import queue
 import signal
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..runner import WorkerConfig
@@ -34,6 +34,12 @@ class _Worker:
     conn: Any
     outbox: queue.Queue[Any]
     gen: int
+    launched: threading.Event = field(default_factory=threading.Event)  # start() returned
+    started: bool = False  # the process really runs (launching can fail)
+
+    def alive(self) -> bool:
+        """Running, or still being launched (counts as alive: no second launch meanwhile)."""
+        return not self.launched.is_set() or (self.started and self.proc.is_alive())
 
 
 def _log_event(kind: str, message: str) -> None:
@@ -71,11 +77,13 @@ class LocalEngine:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Spawn the worker (non-blocking); it loads the model and then answers requests."""
+        """Spawn the worker on a thread (the caller, often the event loop, never waits for a
+        process start); it loads the model and then answers requests. Requests submitted
+        meanwhile wait in the new worker's outbox."""
         with self._lock:
             if self._closed:
                 raise EngineError("engine is shut down")
-            if self._worker is not None and self._worker.proc.is_alive():
+            if self._worker is not None and self._worker.alive():
                 return
             self._ready.clear()
             self.load_error = None
@@ -86,13 +94,31 @@ class LocalEngine:
                 daemon=True,
                 name="seed-coder-engine",
             )
-            proc.start()
-            child.close()
             self.starts += 1
             worker = _Worker(proc, parent, queue.Queue(), self.starts)
             self._worker = worker
-            threading.Thread(target=self._reader, args=(worker,), daemon=True).start()
-            threading.Thread(target=self._sender, args=(worker,), daemon=True).start()
+            threading.Thread(target=self._launch, args=(worker, child), daemon=True).start()
+
+    def _launch(self, worker: _Worker, child: Any) -> None:
+        """Start the process, then its reader and sender threads; a failed start is a load
+        error with the reason."""
+        try:
+            worker.proc.start()
+            worker.started = True
+        except Exception as exc:  # noqa: BLE001 - out of processes, memory, a bad interpreter
+            message = f"could not start the llama.cpp engine process: {exc}"
+            with self._lock:
+                if self._worker is worker:
+                    self._worker = None
+                    self.load_error = message
+                    self._ready.set()
+            self._fail_all(EngineError(message), worker=worker.gen)
+            return
+        finally:
+            child.close()
+            worker.launched.set()
+        threading.Thread(target=self._reader, args=(worker,), daemon=True).start()
+        threading.Thread(target=self._sender, args=(worker,), daemon=True).start()
 
     def wait_ready(self, timeout: float | None = None) -> dict[str, Any]:
         """Block until the model is loaded; raise EngineError with the reason if it failed."""
@@ -120,7 +146,7 @@ class LocalEngine:
     @property
     def alive(self) -> bool:
         worker = self._worker
-        return worker is not None and worker.proc.is_alive()
+        return worker is not None and worker.started and worker.proc.is_alive()
 
     @property
     def pid(self) -> int | None:
@@ -145,6 +171,10 @@ class LocalEngine:
             return
         worker.outbox.put({"op": "shutdown"})
         worker.outbox.put(None)
+        worker.launched.wait(timeout)
+        if not worker.started:
+            self._fail_all(EngineError("engine shut down"))
+            return
         proc = worker.proc
         proc.join(timeout / 2)
         if proc.is_alive():
@@ -160,17 +190,19 @@ class LocalEngine:
     def submit(self, op: str = "complete", **payload: Any) -> Job:
         """Queue a request; the returned job's future resolves with the worker's answer."""
         with self._lock:
-            if self._worker is None or not self._worker.proc.is_alive():
+            if self._worker is None or not self._worker.alive():
                 self.start()
             worker = self._worker
             assert worker is not None
-            job = Job(seq=next(self._seq), worker=worker.gen)
+            job = Job(seq=next(self._seq), worker=worker.gen, owner=id(self))
             self._jobs[job.seq] = job
             worker.outbox.put({"op": op, "seq": job.seq, **payload})
         return job
 
     def cancel(self, job: Job) -> None:
         """Stop this job (only this one) between two decode steps."""
+        if job.owner != id(self):
+            return  # a job of the engine this one replaced (its sequence numbers differ)
         with self._lock:
             self._board.cancel(job.seq)
             # Read the counter after the cancel is visible, so only steps it failed to stop count.
@@ -205,7 +237,7 @@ class LocalEngine:
             self._ready.clear()
         self._fail_all(EngineError("model reloading"))
         # Waiting for it to go can take a second: never on the caller's (the event loop's) time.
-        threading.Thread(target=_end, args=(worker.proc,), daemon=True, name="retire").start()
+        threading.Thread(target=_end, args=(worker,), daemon=True, name="retire").start()
 
     # -- threads -----------------------------------------------------------------------------
     def _sender(self, worker: _Worker) -> None:
@@ -226,7 +258,7 @@ class LocalEngine:
                 msg = worker.conn.recv()
             except (EOFError, OSError, ValueError):
                 break
-            self._dispatch(msg)
+            self._dispatch(msg, worker)
         worker.proc.join(2.0)
         worker.outbox.put(None)  # this worker's sender only: a newer worker may run already
         event = self._death(worker)
@@ -243,11 +275,15 @@ class LocalEngine:
                 error: EngineError = EngineError("the llama.cpp engine was restarted")
                 event = None
             elif current and not self._ready.is_set():
-                self.load_error = self.load_error or _death_message(
-                    worker.proc.exitcode, loading=True
-                )
+                code = worker.proc.exitcode
+                self.load_error = self.load_error or _death_message(code, loading=True)
                 self._ready.set()
-                error, event = EngineError(self.load_error), None  # the loader reports it
+                if code is not None and code < 0 and -code in NATIVE_SIGNALS:
+                    self.crashes += 1
+                    self.config = _safer(self.config, self.crashes)
+                # A loader waiting for this start reports it; a restart after a crash has none,
+                # so the listener hears it (the server shows it unless it is loading).
+                error, event = EngineError(self.load_error), ("load_error", self.load_error)
             elif current and self.load_error:
                 # The worker reported why it could not load and exited: not a crash.
                 error, event = EngineError(self.load_error), None
@@ -262,9 +298,12 @@ class LocalEngine:
         self._fail_all(error, worker=worker.gen)
         return event
 
-    def _dispatch(self, msg: dict[str, Any]) -> None:
-        """Route one worker message to its job or to the lifecycle state."""
+    def _dispatch(self, msg: dict[str, Any], worker: _Worker) -> None:
+        """Route one worker message to its job or to the lifecycle state (a retired worker's
+        late ready or load error is not the current worker's)."""
         kind = msg.get("type")
+        if kind in ("ready", "load_error") and worker is not self._worker:
+            return
         if kind == "ready":
             self.info = msg["info"]
             self._ready.set()
@@ -301,8 +340,12 @@ class LocalEngine:
                 job.future.set_exception(exc)
 
 
-def _end(proc: Any) -> None:
-    """Terminate, wait a second, kill."""
+def _end(worker: _Worker) -> None:
+    """Terminate, wait a second, kill (once it has been launched at all)."""
+    worker.launched.wait()
+    if not worker.started:
+        return
+    proc = worker.proc
     proc.terminate()
     proc.join(1.0)
     if proc.is_alive():

@@ -10,13 +10,13 @@ cannot serve, requests fail at once and a probe brings the engine back when the 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import itertools
-import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +24,11 @@ from typing import Any
 import httpx
 
 from ..fim import ALL_MARKER_TEXTS, FimIds, detect
-from ..postprocess import settled
 from ..prompt import Prompt
 from . import EngineError, EventSink, Job
 from . import remote_api as api
 from .remote_prompt import RemotePrompts
+from .remote_stream import stream
 
 log = logging.getLogger("seed_coder_lsp.remote")
 PROBE_INTERVAL_S = 2.0
@@ -56,7 +56,7 @@ class RemoteEngine:
 
     def __init__(self, config: RemoteConfig, on_event: EventSink | None = None) -> None:
         self.config = config
-        self.url = config.url.rstrip("/")
+        self.url = api.base_url(config.url)
         self.on_event = on_event or _log_event
         self.facts: api.ServerFacts | None = None
         self.fim: FimIds | None = None
@@ -74,7 +74,7 @@ class RemoteEngine:
         self._ready = threading.Event()
         self._tasks: dict[int, Any] = {}
         self.prompts: RemotePrompts | None = None
-        self._slots: OrderedDict[str, int] = OrderedDict()
+        self._models: set[str] = set()  # model names the server's answers used
         self._probe: asyncio.Task[None] | None = None
         self._gate: asyncio.Semaphore
         self._loop = asyncio.new_event_loop()
@@ -123,25 +123,36 @@ class RemoteEngine:
                 self._call(self._shutdown()).result(timeout)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
+        if not self._loop.is_running():
+            self._loop.close()
 
     async def _shutdown(self) -> None:
-        for task in list(self._tasks.values()):
+        """Cancel every request and the probe, let them unwind (streams closed), then close."""
+        me = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not me]
+        for task in pending:
             task.cancel()
-        if self._probe is not None:
-            self._probe.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
+        await self._loop.shutdown_asyncgens()
 
     def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     # -- connecting --------------------------------------------------------------------------
     async def _connect_until_up(self) -> None:
-        """Try now; on failure report once and probe until the server serves again."""
-        self._client = httpx.AsyncClient(
-            headers=api.headers(), timeout=api.PROBE_TIMEOUT, limits=LIMITS
-        )
+        """Try now; on failure report once and probe until the server serves again. A client
+        that cannot even be made (a bad key, a proxy setting) is a load error, never a hang."""
         self._gate = asyncio.Semaphore(FETCH_PARALLEL)
+        try:
+            self._client = httpx.AsyncClient(
+                headers=api.headers(), timeout=api.PROBE_TIMEOUT, limits=LIMITS
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one clear line
+            self.load_error = str(api.explain(self.url, exc))
+            self._ready.set()
+            return
         if await self._connect():
             return
         self._start_probe()
@@ -171,14 +182,14 @@ class RemoteEngine:
             return False
         self.facts, self.fim = facts, fim
         self.bos = with_bos[0] if len(with_bos) > len(plain) else None
-        self._slots.clear()
+        self._models = {facts.model}
         self.starts += 1
-        self.info = self._describe(facts)
+        self.info = api.describe(self.url, facts, fim, self.bos, self.config.context_length)
         self.prompts = RemotePrompts(fim, self.bos, self.info["n_ctx"])
         self.load_error = None
         self._up = True
         self._ready.set()
-        for text in filter(None, [warning, self._fim_warning()]):
+        for text in filter(None, [warning, *self.info["warnings"]]):
             self.on_event("warning", text)
         self.on_event("ready", f"connected to {self.url} ({facts.api}, {facts.model})")
         return True
@@ -189,36 +200,6 @@ class RemoteEngine:
         async with self._gate:
             ids = await api.tokenize(self._client, self.url, facts, text, special=True)
         return ids[0] if len(ids) == 1 else None
-
-    def _fim_warning(self) -> str | None:
-        if self.fim is not None:
-            return None
-        model = self.facts.model if self.facts else "?"
-        return (
-            f"the model on {self.url} ({model}) has no fill-in-the-middle tokens: completing "
-            "from the text before the cursor only (serve a FIM model such as Seed-Coder-8B-Base)"
-        )
-
-    def _describe(self, facts: api.ServerFacts) -> dict[str, Any]:
-        return {
-            "backend": f"remote {facts.api}",
-            "server": self.url,
-            "api": facts.api,
-            "model": facts.model,
-            "name": facts.model,
-            "n_ctx": self._n_ctx(facts),
-            "n_ctx_server": facts.n_ctx,
-            "slots": facts.slots,
-            "build": facts.build,
-            "fim_template": self.fim.template.name if self.fim else None,
-            "fim_ids": list(self.fim.ids()) if self.fim else [],
-            "add_bos": self.bos is not None,
-            "warnings": [w for w in [self._fim_warning()] if w],
-        }
-
-    def _n_ctx(self, facts: api.ServerFacts) -> int:
-        ours = self.config.context_length
-        return min(ours, facts.n_ctx) if facts.n_ctx > 0 else ours
 
     def _went_down(self, error: EngineError, *, during_connect: bool = False) -> None:
         """Stop serving: one report per outage, then probe until the server is back."""
@@ -238,22 +219,31 @@ class RemoteEngine:
     # -- requests ----------------------------------------------------------------------------
     def submit(self, op: str = "complete", **payload: Any) -> Job:
         """Start a request; a server that cannot serve fails it at once."""
-        job = Job(seq=next(self._seq), worker=self.starts)
+        job = Job(seq=next(self._seq), worker=self.starts, owner=id(self))
         if op not in ("complete", "prefill"):
             job.future.set_exception(EngineError(f"unknown op {op!r}"))
         elif not self.ready:
             job.future.set_exception(EngineError(self.load_error or f"{self.url} not connected"))
         else:
-            task = self._call(self._run(job, op, payload))
-            # Cancelled before it ran: the coroutine never resolves the job, this does.
-            task.add_done_callback(lambda t: _settle(job, _cancelled()) if t.cancelled() else None)
+            try:
+                task = self._call(self._run(job, op, payload))
+            except RuntimeError:  # the loop closed under us (close() raced this submit)
+                job.future.set_exception(EngineError("engine shut down"))
+                return job
             self._tasks[job.seq] = task
-            if task.done():
-                self._tasks.pop(job.seq, None)
+            task.add_done_callback(functools.partial(self._task_done, job))
         return job
+
+    def _task_done(self, job: Job, task: Any) -> None:
+        """Forget the task; one cancelled before it ran never resolved its job: do it here."""
+        self._tasks.pop(job.seq, None)
+        if task.cancelled():
+            _settle(job, _cancelled({}))
 
     def cancel(self, job: Job) -> None:
         """Close the job's stream: the server stops generating for it."""
+        if job.owner != id(self):
+            return  # a job of the engine this one replaced
         task = self._tasks.get(job.seq)
         if task is not None:
             task.cancel()
@@ -269,67 +259,47 @@ class RemoteEngine:
     async def _run(self, job: Job, op: str, req: dict[str, Any]) -> None:
         """One request from prompt to result; every outcome resolves the job."""
         t0 = time.perf_counter()
+        stats: dict[str, Any] = {}  # the server's latest numbers, kept if we are cancelled
         try:
             prompt = await self._prompt(req)
-            result = await self._generate(job, prompt, req, prefill=op == "prefill")
+            result = await self._generate(job, prompt, req, stats, prefill=op == "prefill")
         except asyncio.CancelledError:
-            result = _cancelled()
+            result = _cancelled(stats)
+            self._count(stats)
         except Exception as exc:  # noqa: BLE001 - the server went away or answered nonsense
             error = api.explain(self.url, exc)
-            if error.server_down:
+            if error.server_down and job.worker == self.starts:  # not a stale connection's
                 self._went_down(error)
             _settle(job, error)
             return
-        finally:
-            self._tasks.pop(job.seq, None)
         result["stats"]["total_ms"] = (time.perf_counter() - t0) * 1000
         _settle(job, result)
 
     async def _generate(
-        self, job: Job, prompt: Prompt, req: dict[str, Any], *, prefill: bool
+        self,
+        job: Job,
+        prompt: Prompt,
+        req: dict[str, Any],
+        stats: dict[str, Any],
+        *,
+        prefill: bool,
     ) -> dict[str, Any]:
         """Stream the generation; stop early by the local engine's rules (closing the stream)."""
-        assert self._client is not None and self.facts is not None
+        assert self._client is not None and self.facts is not None and self.prompts is not None
         facts = self.facts
         tokens = prompt.tokens[: prompt.stable] if prefill else prompt.tokens
         if prefill and facts.api != api.LLAMA_SERVER:
             return {"text": "", "stats": {"stop_reason": "prefilled"}}  # prefix caching does it
-        assert self.prompts is not None
         self.prompts.sending(self._slot_key(req), tokens)
-        path, body = api.completion_request(facts, tokens, req, self._slot(req), prefill=prefill)
-        deadline = time.perf_counter() + float(req.get("max_time_ms", 1500)) / 1000
-        text, reason = "", ""
-        stats: dict[str, Any] = {}
-        async with self._client.stream(
-            "POST", self.url + path, json=body, timeout=api.STREAM_TIMEOUT
-        ) as response:
-            if response.status_code != 200:
-                await response.aread()
-                raise api.status_error(self.url, response)
-            if not body.get("stream"):
-                final = api.stats_of(_json(await response.aread()))
-                return self._result("", final, "prefilled", prompt, len(tokens))
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    break
-                piece, last = api.parse_chunk(facts.api, _json(data))
-                if last is not None:
-                    stats = last
-                if piece:
-                    text += piece
-                    job.partial = text
-                    if time.perf_counter() > deadline and "\n" in piece:
-                        text, reason = text[: text.rfind("\n")], "time"
-                        break
-                    if "\n" in text and settled(req.get("prefix", ""), req.get("suffix", ""), text):
-                        reason = "settled"  # closing the stream stops the server too
-                        break
-        if not reason:
-            server = stats.get("server_stop", "")
-            reason = "max_tokens" if server in ("limit", "length") else "eos"
+        path, body = api.completion_request(facts, tokens, req, prefill=prefill)
+
+        def partial(text: str) -> None:
+            job.partial = text
+
+        text, reason = await stream(
+            self._client, self.url, facts.api, path, body, req, partial, stats
+        )
+        self._check_model(stats)
         return self._result(text, stats, reason, prompt, len(tokens))
 
     def _result(
@@ -345,32 +315,38 @@ class RemoteEngine:
         stats.setdefault("generated_tokens", 0)
         if self.prompts is not None:
             self.prompts.learn(stats)
-        self.decode_steps += int(stats.get("decode_steps", 0))
-        self.evaluated_tokens += int(stats.get("evaluated_tokens", 0))
+        self._count(stats)
         return {"text": text, "stats": stats, "window": list(prompt.window), "cancelled": False}
 
-    def _slot_key(self, req: dict[str, Any]) -> Any:
-        """Where the server keeps this document's cache: its slot, or the document (vLLM)."""
-        slot = self._slot(req)
-        return slot if slot >= 0 else str(req.get("doc", ""))
+    def _count(self, stats: dict[str, Any]) -> None:
+        self.decode_steps += int(stats.get("decode_steps", 0))
+        self.evaluated_tokens += int(stats.get("evaluated_tokens", 0))
 
-    def _slot(self, req: dict[str, Any]) -> int:
-        """A stable llama-server slot per document (least recently used one for a new one)."""
-        slots = self.facts.slots if self.facts else 0
-        if slots <= 0:
-            return -1
-        doc = str(req.get("doc", ""))
-        if doc in self._slots:
-            self._slots.move_to_end(doc)
-            return self._slots[doc]
-        taken = set(self._slots.values())
-        free = [s for s in range(slots) if s not in taken]
-        if free:
-            slot = free[0]
-        else:
-            _, slot = self._slots.popitem(last=False)
-        self._slots[doc] = slot
-        return slot
+    def _check_model(self, stats: dict[str, Any]) -> None:
+        """A model name we have not seen from this server: check whether it was restarted with
+        another model (our vocabulary and FIM ids would be stale) and connect again if so."""
+        model = stats.get("model")
+        if model and self._up and model not in self._models:
+            self._models.add(model)
+            asyncio.get_running_loop().create_task(self._recheck())
+
+    async def _recheck(self) -> None:
+        assert self._client is not None and self.facts is not None
+        try:
+            facts = await api.detect(self._client, self.url, self.config.api)
+        except Exception:  # noqa: BLE001 - a failing server shows in the next request
+            return
+        if facts.model != self.facts.model:
+            self._up = False
+            self.on_event("warning", f"{self.url} now serves {facts.model}: connecting again")
+            if not await self._connect():
+                self._start_probe()
+
+    @staticmethod
+    def _slot_key(req: dict[str, Any]) -> Any:
+        """Whose cache a prompt builds on: the document's (llama-server gives a request the
+        idle slot whose cached prompt is most similar, so a document returns to its slot)."""
+        return str(req.get("doc", ""))
 
     # -- prompts -----------------------------------------------------------------------------
     async def _prompt(self, req: dict[str, Any]) -> Prompt:
@@ -384,22 +360,17 @@ class RemoteEngine:
             return await api.tokenize(self._client, self.url, self.facts, text)
 
 
-def _json(data: str | bytes) -> dict[str, Any]:
-    value = json.loads(data)
-    return value if isinstance(value, dict) else {}
-
-
-def _cancelled() -> dict[str, Any]:
-    return {"text": "", "cancelled": True, "stats": {"stop_reason": "cancelled"}}
+def _cancelled(stats: dict[str, Any]) -> dict[str, Any]:
+    return {"text": "", "cancelled": True, "stats": {**stats, "stop_reason": "cancelled"}}
 
 
 def _settle(job: Job, outcome: dict[str, Any] | BaseException) -> None:
-    if job.future.done():
-        return
-    if isinstance(outcome, BaseException):
-        job.future.set_exception(outcome)
-    else:
-        job.future.set_result(outcome)
+    """Resolve a job once (the loop thread and a cancel callback may both try)."""
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        if isinstance(outcome, BaseException):
+            job.future.set_exception(outcome)
+        else:
+            job.future.set_result(outcome)
 
 
 def _log_event(kind: str, message: str) -> None:

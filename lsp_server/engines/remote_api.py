@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from ..fim import ALL_MARKER_TEXTS
+from ..fim import ALL_MARKER_TEXTS, FimIds
 from ..settings import API_KEY_ENV
 from . import EngineError
 
@@ -43,14 +43,39 @@ class ServerFacts:
     build: str
 
 
+def api_key() -> str:
+    """The key from the environment only (never a setting, never logged); a key file's line
+    ending is not part of it, and a key HTTP cannot carry is refused without showing it."""
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    if any(ord(c) < 0x21 or ord(c) > 0x7E for c in key):
+        raise RemoteError(f"${API_KEY_ENV} holds spaces, control or non-ASCII characters")
+    return key
+
+
 def headers() -> dict[str, str]:
-    """The bearer key from the environment only (never a setting, never logged)."""
-    key = os.environ.get(API_KEY_ENV, "")
+    key = api_key()
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
+def base_url(url: str) -> str:
+    """The server's root: no trailing slash, and an OpenAI-style base ending in /v1 accepted."""
+    url = url.strip().rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
 def explain(url: str, exc: BaseException) -> RemoteError:
-    """Any failure talking to the server as one line naming the URL and the cause."""
+    """Any failure talking to the server as one line naming the URL and the cause (the key,
+    should a library quote it, is cut out)."""
+    error = _explain(url, exc)
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    if key and key in str(error):
+        return RemoteError(str(error).replace(key, "***"), server_down=error.server_down)
+    return error
+
+
+def _explain(url: str, exc: BaseException) -> RemoteError:
+    if isinstance(exc, httpx.PoolTimeout):  # our own connections were all busy
+        return RemoteError(f"all connections to {url} were busy", server_down=False)
     if isinstance(exc, RemoteError):
         return exc
     if isinstance(exc, EngineError):
@@ -94,6 +119,13 @@ def _error_text(response: httpx.Response) -> str:
     error = body.get("error") if isinstance(body, dict) else None
     message = error.get("message") if isinstance(error, dict) else error
     return f": {str(message)[:200]}" if message else ""
+
+
+def stream_error(url: str, event: dict[str, Any]) -> RemoteError:
+    """An error the server sent inside a stream (the request fails, the server still serves)."""
+    error = event.get("error")
+    message = error.get("message") if isinstance(error, dict) else error
+    return RemoteError(f"{url} failed while generating: {str(message)[:200]}", server_down=False)
 
 
 def _ok(url: str, response: httpx.Response) -> Any:
@@ -145,7 +177,7 @@ async def tokenize(
 
 
 def completion_request(
-    facts: ServerFacts, tokens: list[int], req: dict[str, Any], slot: int, *, prefill: bool
+    facts: ServerFacts, tokens: list[int], req: dict[str, Any], *, prefill: bool
 ) -> tuple[str, dict[str, Any]]:
     """Path and JSON body of one streamed generation (prefill: evaluate only, cache it)."""
     n = 0 if prefill else int(req.get("max_tokens", 128))
@@ -154,14 +186,14 @@ def completion_request(
     body: dict[str, Any]
     if facts.api == LLAMA_SERVER:
         body = {"prompt": tokens, "n_predict": n, "temperature": temperature, "stop": stop}
-        body |= {"cache_prompt": True, "stream": not prefill, "id_slot": slot}
+        body |= {"cache_prompt": True, "stream": not prefill}
         body["timings_per_token"] = True  # numbers on every chunk: a stream we close early too
         return "/completion", body
     body = {"model": facts.model, "prompt": tokens, "max_tokens": max(n, 1), "stop": stop}
     body |= {"temperature": temperature, "stream": True}
     body["stream_options"] = {"include_usage": True, "continuous_usage_stats": True}
     if facts.tokenizer == LLAMA_SERVER:  # llama-server's /v1 keeps its slot cache too
-        body |= {"cache_prompt": True, "id_slot": slot, "timings_per_token": True}
+        body |= {"cache_prompt": True, "timings_per_token": True}
     return "/v1/completions", body
 
 
@@ -194,9 +226,38 @@ def stats_of(event: dict[str, Any]) -> dict[str, Any]:
         "prompt_ms": float(t.get("prompt_ms", 0.0)),
         "generate_ms": float(t.get("predicted_ms", 0.0)),
         "server_stop": str(event.get("stop_type") or _finish(event)),
+        "model": str(event.get("model") or ""),
     }
 
 
 def _finish(event: dict[str, Any]) -> str:
     choices = event.get("choices") or [{}]
     return str(choices[0].get("finish_reason") or "")
+
+
+def describe(
+    url: str, facts: ServerFacts, fim: FimIds | None, bos: int | None, context_length: int
+) -> dict[str, Any]:
+    """What doctor, the status and seedCoder/stats report about the server."""
+    n_ctx = min(context_length, facts.n_ctx) if facts.n_ctx > 0 else context_length
+    warning = (
+        None
+        if fim is not None
+        else f"the model on {url} ({facts.model}) has no fill-in-the-middle tokens: completing "
+        "from the text before the cursor only (serve a FIM model such as Seed-Coder-8B-Base)"
+    )
+    return {
+        "backend": f"remote {facts.api}",
+        "server": url,
+        "api": facts.api,
+        "model": facts.model,
+        "name": facts.model,
+        "n_ctx": n_ctx,
+        "n_ctx_server": facts.n_ctx,
+        "slots": facts.slots,
+        "build": facts.build,
+        "fim_template": fim.template.name if fim else None,
+        "fim_ids": list(fim.ids()) if fim else [],
+        "add_bos": bos is not None,
+        "warnings": [warning] if warning else [],
+    }

@@ -18,6 +18,7 @@ from . import EngineError
 
 TOKEN_BLOCKS = 2048  # document blocks kept tokenized (LRU)
 MAX_PASSES = 6
+SENT_DOCS = 64  # documents whose last prompt is remembered
 SPEED_MIN_PROMPT = 128  # a prompt shorter than this says little about the server's speed
 
 TokenizePiece = Callable[[str], Awaitable[list[int]]]
@@ -29,7 +30,7 @@ class RemotePrompts:
     def __init__(self, fim: FimIds | None, bos: int | None, n_ctx: int) -> None:
         self.fim, self.bos, self.n_ctx = fim, bos, n_ctx
         self.blocks: OrderedDict[str, list[int]] = OrderedDict()
-        self.sent: dict[Any, list[int]] = {}  # slot (or document) -> the last prompt sent
+        self.sent: OrderedDict[Any, list[int]] = OrderedDict()  # document -> last prompt sent
         self.speed: dict[str, float] = {}  # prompt_tps, gen_tps as the server measured them
 
     async def build(self, req: dict[str, Any], key: Any, tokenize: TokenizePiece) -> Prompt:
@@ -46,8 +47,11 @@ class RemotePrompts:
         return Prompt(capped.tokens, capped.window, capped.stable, capped=True)
 
     def sending(self, key: Any, tokens: list[int]) -> None:
-        """What the slot will hold after this request (roughly: generation follows it)."""
+        """What the server will hold for this document after this request."""
         self.sent[key] = tokens
+        self.sent.move_to_end(key)
+        if len(self.sent) > SENT_DOCS:
+            self.sent.popitem(last=False)
 
     def learn(self, stats: dict[str, Any]) -> None:
         """Moving averages of the server's prompt and generation speed from its timings."""
