@@ -252,7 +252,7 @@ class LlamaVimPeer:
 
 # -- self-check -------------------------------------------------------------------------------
 async def _self_check() -> int:
-    """Type 20 characters at 10/s into a new line in the middle of lsp_server/engine.py."""
+    """Type 20 characters at 10/s into a new line in the middle of lsp_server/engines/local.py."""
     from statistics import median
 
     from tests.tiny_model import write_bench_model
@@ -261,7 +261,9 @@ async def _self_check() -> int:
     if binary is None:
         return 1
     lines = (
-        (Path(__file__).resolve().parent.parent / "lsp_server/engine.py").read_text().split("\n")
+        (Path(__file__).resolve().parent.parent / "lsp_server/engines/local.py")
+        .read_text()
+        .split("\n")
     )
     y = next(i for i in range(len(lines) // 2, len(lines)) if lines[i].startswith(" " * 8))
     indent = lines[y][: len(lines[y]) - len(lines[y].lstrip())]
