@@ -158,6 +158,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     """Print the suggestion for a cursor in a file (exactly the text that would be inserted)."""
     from .completion import finish, payload, stats_line
     from .engines import EngineError
+    from .syntax import language_of_path
 
     settings = settings_from_args(args)
     path, line, col = parse_location(args.location)
@@ -170,14 +171,16 @@ def cmd_complete(args: argparse.Namespace) -> int:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
     offset = cursor_offset(text, line, col)
     prefix, suffix = text[:offset], text[offset:]
+    language = language_of_path(str(path))
     engine = _engine(settings)
     try:
-        result = engine.submit(**payload(prefix, suffix, settings)).future.result()
+        job = engine.submit(**payload(prefix, suffix, settings, language=language))
+        result = job.future.result()
     except EngineError as exc:
         raise CliError(str(exc)) from None
     finally:
         engine.close()
-    out = finish(prefix, suffix, result)
+    out = finish(prefix, suffix, result, language)
     log.info(stats_line(out.stats))
     if out.suggestion is not None:
         sys.stdout.write(out.suggestion.text + "\n")  # a line, like any command's output

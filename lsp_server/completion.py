@@ -17,10 +17,13 @@ def payload(
     settings: Settings,
     hint: tuple[int, int] | None = None,
     doc: str = "",
+    language: str = "",
 ) -> dict[str, Any]:
-    """The engine request for one cursor (doc: which document, for per-document caches)."""
+    """The engine request for one cursor (doc: which document, for per-document caches;
+    language: its LSP id, which decides when a multi-line infill is complete)."""
     return {
         "doc": doc,
+        "language": language,
         "prefix": prefix,
         "suffix": suffix,
         "max_tokens": settings.max_tokens,
@@ -42,14 +45,17 @@ class Outcome:
     cancelled: bool = False
 
 
-def finish(prefix: str, suffix: str, result: dict[str, Any]) -> Outcome:
-    """Post-process the worker's raw text for this cursor."""
+def finish(prefix: str, suffix: str, result: dict[str, Any], language: str = "") -> Outcome:
+    """Post-process the engine's raw text for this cursor."""
     raw = result.get("text", "")
     window = result.get("window")
+    stop = str(result.get("stats", {}).get("stop_reason", ""))
     suggestion = (
         None
         if result.get("cancelled")
-        else postprocess(prefix, suffix, raw, stop_texts=ALL_MARKER_TEXTS)
+        else postprocess(
+            prefix, suffix, raw, stop_texts=ALL_MARKER_TEXTS, stop_reason=stop, language=language
+        )
     )
     return Outcome(
         suggestion=suggestion,

@@ -65,6 +65,7 @@ class DocState:
     """Per-document scheduling state."""
 
     uri: str = ""  # engines may keep a cache per document (a remote server's slot)
+    language: str = ""  # LSP language id: where a multi-line infill may end
     ticket: int = 0
     flight: Flight | None = None
     wake: asyncio.Future[None] | None = None  # resolved when a newer request arrives

@@ -61,6 +61,7 @@ BLOCK_OPENER_ENDINGS = ("{", "(", "[", ":")
 OPENING_BRACKET = {")": "(", "]": "[", "}": "{"}
 QUOTES = "\"'`"
 TAB_WIDTH = 4
+COMPLETE_STOPS = ("eos", "time", "settled")  # stops that leave the last line complete
 
 
 @dataclass(frozen=True)
@@ -273,10 +274,52 @@ def stays_on_line(before: str, first: str, rest: str) -> bool:
     return not rest[consumed_closers(first, rest) :].strip()
 
 
+def syntax_cut(
+    prefix: str, suffix: str, full: str, below: str | None, stop_reason: str, language: str
+) -> str | None:
+    """The longest candidate, cut at a line end, that adds no syntax errors to the region
+    around the cursor and does not re-type the next line; None without a grammar, over the
+    time budget, or when no candidate parses (the indentation rules decide then).
+
+    A model that ended with EOS chose its end: its last line is complete (so is the last line
+    of a generation stopped at a newline: time, settled). One that ran out of tokens may have
+    left its last line unfinished: that one is not a candidate, unless the next line re-typed
+    the document and so ended it."""
+    from .syntax import Checker, parser_for
+
+    parser = parser_for(language) if language else None
+    if parser is None:
+        return None
+    before = current_line_prefix(prefix)
+    text = cut_repeated_line(before, full, below)
+    lines = text.split("\n")
+    if stop_reason not in COMPLETE_STOPS and text == full and len(lines) > 1:
+        lines = lines[:-1]
+    checker = Checker(parser, prefix, suffix)
+    for end in range(len(lines), 0, -1):
+        candidate = "\n".join(lines[:end]).rstrip()
+        if not candidate.strip():
+            continue
+        adds = checker.adds_errors(candidate)
+        if adds is None:
+            return None
+        if not adds:
+            return candidate
+    return None
+
+
 def postprocess(
-    prefix: str, suffix: str, raw: str, *, stop_texts: Sequence[str] = ()
+    prefix: str,
+    suffix: str,
+    raw: str,
+    *,
+    stop_texts: Sequence[str] = (),
+    stop_reason: str = "",
+    language: str = "",
 ) -> Suggestion | None:
-    """Turn the model's raw infill into what should land in the buffer, or None to show nothing."""
+    """Turn the model's raw infill into what should land in the buffer, or None to show nothing.
+    `stop_reason` (eos, max_tokens, time, settled) and the LSP `language` id let a multi-line
+    infill end where the syntax says, not only where the indentation falls."""
     before = current_line_prefix(prefix)
     rest = rest_of_line(suffix)
     below = next_nonblank_line(suffix)
@@ -287,8 +330,12 @@ def postprocess(
         if not closers:
             text = trim_suffix_overlap(text, rest)
     else:
-        text = limit_to_block(before, full, below, closers=closers)
-        text = cut_repeated_line(before, text, below).rstrip()
+        cut = None if closers else syntax_cut(prefix, suffix, full, below, stop_reason, language)
+        if cut is not None:
+            text = cut
+        else:
+            text = limit_to_block(before, full, below, closers=closers)
+            text = cut_repeated_line(before, text, below).rstrip()
     if is_noise(text, below):
         return None
     eol = detect_eol(prefix, suffix)
@@ -300,10 +347,11 @@ def postprocess(
     return Suggestion(merged.replace("\n", eol), len(rest))
 
 
-def settled(prefix: str, suffix: str, raw: str) -> bool:
+def settled(prefix: str, suffix: str, raw: str, language: str = "") -> bool:
     """Whether more generated text can no longer change the suggestion, so generation may stop
-    early: mid-line, once the first line is complete; on a line of its own, once a later line
-    has begun that ends the cursor's block (dedented, starting with a word: not a closer)."""
+    early: mid-line, once the first line is complete; on a line of its own, once the model has
+    re-typed the document's next line (with a grammar, text after a dedent may still belong to
+    the infill) or, without one, once a later line has begun that ends the cursor's block."""
     rest = rest_of_line(suffix)
     if is_auto_closed(rest):
         return False  # closers may be merged from the text that follows: wait for the end
@@ -314,9 +362,19 @@ def settled(prefix: str, suffix: str, raw: str) -> bool:
     if len(lines) < 2:
         return False
     before = current_line_prefix(prefix)
-    kept = limit_to_block(before, full, next_nonblank_line(suffix), closers=False).split("\n")
+    below = next_nonblank_line(suffix)
+    if language and _has_grammar(language):
+        kept = cut_repeated_line(before, full, below).split("\n")
+        return full != "\n".join(kept) and len(lines) > len(kept) + 1
+    kept = limit_to_block(before, full, below, closers=False).split("\n")
     if len(kept) >= len(lines):
         return False
     cut = lines[len(kept)]
     complete = len(kept) < len(lines) - 1
     return complete or bool(cut.strip()) and (cut.strip()[0].isalnum() or cut.strip()[0] == "_")
+
+
+def _has_grammar(language: str) -> bool:
+    from .syntax import parser_for
+
+    return parser_for(language) is not None

@@ -375,7 +375,7 @@ class Runner:
     @staticmethod
     def _settled(req: dict[str, Any], out: bytearray) -> bool:
         text = out.decode("utf-8", errors="ignore")
-        return settled(req.get("prefix", ""), req.get("suffix", ""), text)
+        return settled(req.get("prefix", ""), req.get("suffix", ""), text, req.get("language", ""))
 
     def _finish(
         self, stats: Stats, text: str, window: tuple[int, int], t0: float, t1: float, reason: str

@@ -120,13 +120,13 @@ class Scheduler:
         settings = self.settings()
         self._cancel_grow(engine, state)
         self._prefill(engine, state, prefix, suffix, settings)
-        job = engine.submit(**payload(prefix, suffix, settings, state.hint, state.uri))
+        job = engine.submit(**_req(state, prefix, suffix, settings))
         self.counters.eager += 1
         self._launch(state, prefix, suffix, job, owner=None)
 
     # -- the request path --------------------------------------------------------------------
     async def complete(
-        self, uri: str, prefix: str, suffix: str, *, invoked: bool = False
+        self, uri: str, prefix: str, suffix: str, *, invoked: bool = False, language: str = ""
     ) -> Answer:
         """Answer one inline request; newer requests for the same document supersede this one."""
         self.counters.requests += 1
@@ -134,6 +134,7 @@ class Scheduler:
             self._leave(self.last_uri)
             self.last_uri = uri
         state = self.docs.setdefault(uri, DocState(uri=uri))
+        state.language = language
         state.ticket += 1
         ticket = state.ticket
         self._wake(state)
@@ -194,7 +195,7 @@ class Scheduler:
                 if not await self._wait(state, ticket, asyncio.sleep(delay)):
                     return self._superseded()
                 continue
-            job = engine.submit(**payload(prefix, suffix, settings, state.hint, state.uri))
+            job = engine.submit(**_req(state, prefix, suffix, settings))
             self.counters.generations += 1
             flight = self._launch(state, prefix, suffix, job, owner=ticket)
             if not await self._wait(state, ticket, flight.landed):
@@ -283,7 +284,7 @@ class Scheduler:
         engine = self.engine()
         if engine is not None:
             self.counters.wasted_steps += engine.wasted_steps(flight.job, result)
-        out = finish(flight.prefix, flight.suffix, result)
+        out = finish(flight.prefix, flight.suffix, result, state.language)
         flight.stats = out.stats
         if out.window:
             state.hint = out.window
@@ -359,7 +360,7 @@ class Scheduler:
             accepted = prefix + shown.text
             after = suffix[shown.replace_chars :]
             if self.cache.get(accepted, after) is None:
-                job = engine.submit(**payload(accepted, after, settings, state.hint, state.uri))
+                job = engine.submit(**_req(state, accepted, after, settings))
                 self.counters.speculations += 1
                 self._launch(state, accepted, after, job, owner=None, speculative=True)
 
@@ -371,7 +372,9 @@ class Scheduler:
         if state.grow_job is None or state.grow_job.done:
             settings = self.settings()
             state.grow_job = engine.submit(
-                "prefill", uncapped=True, **payload(prefix, suffix, settings, None, state.uri)
+                "prefill",
+                uncapped=True,
+                **_req(state, prefix, suffix, settings, hint=False),
             )
             self.counters.grows += 1
 
@@ -396,9 +399,7 @@ class Scheduler:
         if state.prefill_job is not None and not state.prefill_job.done:
             engine.cancel(state.prefill_job)  # what it evaluated stays cached for the next one
         state.prefill_key = key
-        state.prefill_job = engine.submit(
-            "prefill", **payload(prefix, suffix, settings, state.hint, state.uri)
-        )
+        state.prefill_job = engine.submit("prefill", **_req(state, prefix, suffix, settings))
         self.counters.prefills += 1
 
     # -- pacing ------------------------------------------------------------------------------
@@ -420,3 +421,12 @@ class Scheduler:
         if self.cost <= state.pace:
             return delay
         return max(delay, min(state.pace * 1.5, ADAPTIVE_DEBOUNCE_MAX_S))
+
+
+def _req(
+    state: DocState, prefix: str, suffix: str, settings: Settings, *, hint: bool = True
+) -> dict[str, Any]:
+    """The engine request for a cursor in this document."""
+    return payload(
+        prefix, suffix, settings, state.hint if hint else None, state.uri, state.language
+    )

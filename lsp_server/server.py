@@ -78,7 +78,9 @@ class SeedCoderServer(ModelServer):
             )
             return None
         text, version = doc.text, doc.version
-        answer = await self.scheduler.complete(uri, text[:offset], text[offset:], invoked=invoked)
+        answer = await self.scheduler.complete(
+            uri, text[:offset], text[offset:], invoked=invoked, language=opened.language_id or ""
+        )
         if (
             answer.suggestion is None
             or self.documents.get(uri) is not doc

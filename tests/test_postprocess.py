@@ -20,18 +20,26 @@ def test_golden_table_is_well_formed() -> None:
     names = [case["name"] for case in GOLDEN]
     assert len(names) == len(set(names)), "golden case names must be unique"
     assert len(GOLDEN) >= 30
-    allowed = {"name", "note", "prefix", "suffix", "raw", "expected", "stop_texts"}
+    allowed = {"name", "note", "prefix", "suffix", "raw", "expected", "stop_texts", "stop_reason",
+               "language"}  # fmt: skip
     for case in GOLDEN:
         assert set(case) <= allowed, case["name"]
         assert {"name", "prefix", "suffix", "raw", "expected"} <= set(case), case["name"]
 
 
+def options(case: dict[str, Any]) -> dict[str, Any]:
+    """A golden case's keyword arguments: stop texts, and the stop reason and language."""
+    return {
+        "stop_texts": case.get("stop_texts", ()),
+        "stop_reason": case.get("stop_reason", ""),
+        "language": case.get("language", ""),
+    }
+
+
 @pytest.mark.parametrize("case", GOLDEN, ids=[case["name"] for case in GOLDEN])
 def test_golden(case: dict[str, Any]) -> None:
     expected = case["expected"]
-    got = postprocess(
-        case["prefix"], case["suffix"], case["raw"], stop_texts=case.get("stop_texts", ())
-    )
+    got = postprocess(case["prefix"], case["suffix"], case["raw"], **options(case))
     if expected is None:
         assert got is None
     else:
@@ -45,9 +53,7 @@ def test_golden(case: dict[str, Any]) -> None:
 )
 def test_golden_result_never_doubles_closers_or_leaks(case: dict[str, Any]) -> None:
     """Applying the suggestion keeps the text after the replaced range and adds no marker."""
-    got = postprocess(
-        case["prefix"], case["suffix"], case["raw"], stop_texts=case.get("stop_texts", ())
-    )
+    got = postprocess(case["prefix"], case["suffix"], case["raw"], **options(case))
     assert got is not None
     rest = pp.rest_of_line(case["suffix"])
     assert 0 <= got.replace_chars <= len(rest)

@@ -19,11 +19,18 @@ GOLDEN = json.loads((Path(__file__).parent / "golden" / "postprocess.json").read
 def test_stopping_where_settled_gives_the_same_suggestion(case: dict[str, Any]) -> None:
     """Every golden case, cut at every point where settled() says stop: same suggestion."""
     prefix, suffix, raw = case["prefix"], case["suffix"], case["raw"]
-    stops = case.get("stop_texts", ())
-    final = postprocess(prefix, suffix, raw, stop_texts=stops)
+    stops, language = case.get("stop_texts", ()), case.get("language", "")
+    reason = case.get("stop_reason", "")
+    final = postprocess(
+        prefix, suffix, raw, stop_texts=stops, stop_reason=reason, language=language
+    )
     for end in range(1, len(raw) + 1):
-        if settled(prefix, suffix, raw[:end]):
-            assert postprocess(prefix, suffix, raw[:end], stop_texts=stops) == final, end
+        if settled(prefix, suffix, raw[:end], language):
+            cut = raw[:end]
+            got = postprocess(
+                prefix, suffix, cut, stop_texts=stops, stop_reason="settled", language=language
+            )
+            assert got == final, end
             break
 
 
@@ -42,6 +49,21 @@ def test_stopping_where_settled_gives_the_same_suggestion(case: dict[str, Any]) 
 )
 def test_settled_cases(prefix: str, suffix: str, raw: str, expected: bool) -> None:
     assert settled(prefix, suffix, raw) is expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("a = 1\nre", False),  # with a grammar a dedented line may still belong to the infill
+        ("a = 1\nreturn a\n", False),
+        ("a = 1\n    return total", False),  # re-typing the next line: not finished yet
+        ("a = 1\n    return total\n", True),  # the document's next line re-typed: done
+        ("a = 1\n\n    return total\nmore", True),
+    ],
+)
+def test_settled_with_a_grammar_waits_for_the_suffix(raw: str, expected: bool) -> None:
+    prefix, suffix = "def f():\n    ", "\n    return total\n"
+    assert settled(prefix, suffix, raw, "python") is expected
 
 
 def test_generation_stops_once_the_block_ended(make_runner: RunnerFactory, tmp_path: Path) -> None:

@@ -60,7 +60,9 @@ async def stream(
             on_text(text)
             if now > deadline and "\n" in piece:
                 return text[: text.rfind("\n")], "time"
-            if "\n" in text and settled(req.get("prefix", ""), req.get("suffix", ""), text):
+            if "\n" in text and settled(
+                req.get("prefix", ""), req.get("suffix", ""), text, req.get("language", "")
+            ):
                 return text, "settled"  # closing the stream stops the server too
     server = stats.get("server_stop", "")
     return text, "max_tokens" if server in ("limit", "length") else "eos"

@@ -183,7 +183,9 @@ async def test_languages_setting_limits_completions(server: Session) -> None:
     try:
         assert await server.inline(py_uri, types.Position(line=1, character=4)) == []
         items = await server.inline(rs_uri, types.Position(line=1, character=4))
-        assert [i.insert_text for i in items] == [DEFAULT_INFILL]
+        # the tiny model writes Python: in Rust its second line (no `;`) breaks the file, so
+        # the syntax check keeps the first (a valid tail expression)
+        assert [i.insert_text for i in items] == [DEFAULT_INFILL.split("\n")[0]]
     finally:
         server.configure({"model": server.model, "debounceMs": 0})  # type: ignore[attr-defined]
     items = await server.inline(py_uri, types.Position(line=1, character=4))
