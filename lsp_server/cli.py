@@ -109,7 +109,7 @@ def cursor_offset(text: str, line: int, col: int) -> int:
     return offset
 
 
-def _engine(settings: Settings) -> Any:
+def start_engine(settings: Settings) -> Any:
     """A started engine with the model loaded (or the server connected), or a CliError."""
     from .engines import EngineError
 
@@ -172,7 +172,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     offset = cursor_offset(text, line, col)
     prefix, suffix = text[:offset], text[offset:]
     language = language_of_path(str(path))
-    engine = _engine(settings)
+    engine = start_engine(settings)
     try:
         job = engine.submit(**payload(prefix, suffix, settings, language=language))
         result = job.future.result()
@@ -206,7 +206,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     except ModelError as exc:
         raise CliError(str(exc)) from None
     print(f"model: {model.path} ({model.path.stat().st_size / 1e9:.2f} GB)")
-    engine = _engine(settings)
+    engine = start_engine(settings)
     try:
         _print_info(engine.info, LOCAL_FACTS)
         print(
@@ -236,7 +236,7 @@ def _doctor_remote(settings: Settings) -> int:
 
     key = "set" if os.environ.get(API_KEY_ENV) else "not set"
     print(f"engine: remote; API key (${API_KEY_ENV}): {key}")
-    engine = _engine(settings)
+    engine = start_engine(settings)
     try:
         _print_info(engine.info, REMOTE_FACTS)
         _smoke(engine, settings)
