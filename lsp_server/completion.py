@@ -18,12 +18,15 @@ def payload(
     hint: tuple[int, int] | None = None,
     doc: str = "",
     language: str = "",
+    extra: str = "",
 ) -> dict[str, Any]:
     """The engine request for one cursor (doc: which document, for per-document caches;
     language: its LSP id, which decides when a multi-line infill is complete)."""
     return {
         "doc": doc,
         "language": language,
+        "extra": extra,  # related snippets from other files, rendered (neighbors.py)
+        "extra_tokens": settings.extra_context_tokens,
         "prefix": prefix,
         "suffix": suffix,
         "max_tokens": settings.max_tokens,

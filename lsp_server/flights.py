@@ -66,6 +66,7 @@ class DocState:
 
     uri: str = ""  # engines may keep a cache per document (a remote server's slot)
     language: str = ""  # LSP language id: where a multi-line infill may end
+    extra: str = ""  # context from other files, as rendered for the last request
     ticket: int = 0
     flight: Flight | None = None
     wake: asyncio.Future[None] | None = None  # resolved when a newer request arrives

@@ -34,16 +34,29 @@ def build_prompt(
     total = max(16, n_ctx - max_tokens - 8)
     if cap is not None:
         total = min(total, cap)
+    extra = _extra_tokens(req, tokenize, total) if cap is None else []
+    total -= len(extra)
     suffix_share = total // 4 if fim else 0
     budget = Budget(prefix=total - suffix_share, suffix=suffix_share)
     hint = tuple(req["hint"]) if req.get("hint") and cap is None else None
     suffix = req.get("suffix", "") if fim else ""
     window = choose_window(req.get("prefix", ""), suffix, tokenize, budget, hint=hint)  # type: ignore[arg-type]
-    tokens = assemble(fim, window.prefix_tokens, window.suffix_tokens, bos)
+    tokens = assemble(fim, [*extra, *window.prefix_tokens], window.suffix_tokens, bos)
     line_start = window.prefix.rfind("\n") + 1
     # Tokens may merge across the line break: keep a margin of two before the line's text.
     stable_prefix = max(0, len(tokenize(window.prefix[:line_start])) - 2)
-    head = (1 if bos is not None else 0) + (1 if fim else 0)
+    head = (1 if bos is not None else 0) + (1 if fim else 0) + len(extra)
     if fim is not None and fim.template.spm:
         head += len(window.suffix_tokens) + 1
     return Prompt(tokens, (window.start_line, window.suffix_lines), head + stable_prefix)
+
+
+def _extra_tokens(req: dict[str, Any], tokenize: Tokenize, total: int) -> list[int]:
+    """Context from other files at the head of the prefix: within its token budget and at most
+    a quarter of the window, or not at all (a cold start's small window has none)."""
+    text = req.get("extra") or ""
+    if not text:
+        return []
+    tokens = list(tokenize(text))
+    limit = min(int(req.get("extra_tokens", 0)), total // 4)
+    return tokens if len(tokens) <= limit else []

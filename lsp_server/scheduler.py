@@ -126,7 +126,14 @@ class Scheduler:
 
     # -- the request path --------------------------------------------------------------------
     async def complete(
-        self, uri: str, prefix: str, suffix: str, *, invoked: bool = False, language: str = ""
+        self,
+        uri: str,
+        prefix: str,
+        suffix: str,
+        *,
+        invoked: bool = False,
+        language: str = "",
+        extra: str = "",
     ) -> Answer:
         """Answer one inline request; newer requests for the same document supersede this one."""
         self.counters.requests += 1
@@ -134,7 +141,7 @@ class Scheduler:
             self._leave(self.last_uri)
             self.last_uri = uri
         state = self.docs.setdefault(uri, DocState(uri=uri))
-        state.language = language
+        state.language, state.extra = language, extra
         state.ticket += 1
         ticket = state.ticket
         self._wake(state)
@@ -427,6 +434,5 @@ def _req(
     state: DocState, prefix: str, suffix: str, settings: Settings, *, hint: bool = True
 ) -> dict[str, Any]:
     """The engine request for a cursor in this document."""
-    return payload(
-        prefix, suffix, settings, state.hint if hint else None, state.uri, state.language
-    )
+    hint_ = state.hint if hint else None
+    return payload(prefix, suffix, settings, hint_, state.uri, state.language, state.extra)

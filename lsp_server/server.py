@@ -15,6 +15,7 @@ from pygls.workspace import TextDocument
 
 from . import __version__, positions
 from .completion import stats_line
+from .context_sources import ContextSources
 from .documents import Document, Documents
 from .download import DownloadError
 from .lsp_models import ModelServer
@@ -37,6 +38,7 @@ class SeedCoderServer(ModelServer):
             lambda: self.engine, lambda: self.settings, self._log_stats, text_of=self.text_of
         )
         self.documents = Documents()  # the editor's text, kept with LSP line rules
+        self.context = ContextSources()  # snippets of the other open documents
         self.inline_client = True
         self.pending_warnings: list[str] = []  # from initializationOptions, shown once initialized
 
@@ -78,8 +80,19 @@ class SeedCoderServer(ModelServer):
             )
             return None
         text, version = doc.text, doc.version
+        language = opened.language_id or ""
+        extra = self.context.extra(
+            uri,
+            text[:offset],
+            text[offset:],
+            language,
+            ((u, d.text, d.version) for u, d in self.documents.docs.items()),
+            settings.extra_context_tokens,
+            settings.exclude_globs,
+            self.workspace.root_path,
+        )
         answer = await self.scheduler.complete(
-            uri, text[:offset], text[offset:], invoked=invoked, language=opened.language_id or ""
+            uri, text[:offset], text[offset:], invoked=invoked, language=language, extra=extra
         )
         if (
             answer.suggestion is None
@@ -175,7 +188,9 @@ def on_change(ls: SeedCoderServer, params: types.DidChangeTextDocumentParams) ->
             ls.documents.open(uri, opened.source, opened.version or 0, encoding_of(opened))
     doc = ls.documents.get(uri)
     if doc is not None:
-        ls.scheduler.on_change(uri, doc.text, edit_cursor(doc, params.content_changes))
+        cursor = edit_cursor(doc, params.content_changes)
+        ls.context.note_edit(uri, doc.text, cursor)
+        ls.scheduler.on_change(uri, doc.text, cursor)
 
 
 def _range(rng: types.Range | None) -> tuple[int, int, int, int] | None:
@@ -188,6 +203,7 @@ def _range(rng: types.Range | None) -> tuple[int, int, int, int] | None:
 def on_close(ls: SeedCoderServer, params: types.DidCloseTextDocumentParams) -> None:
     """Stop any generation for a closed document and forget its text."""
     ls.documents.close(params.text_document.uri)
+    ls.context.forget(params.text_document.uri)
     ls.scheduler.forget(params.text_document.uri)
 
 

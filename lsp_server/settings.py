@@ -68,6 +68,12 @@ class Settings:
     speculative: bool = setting(True, "compute the next suggestion as if this one was accepted")
     auto_download: bool = setting(False, "download a missing registry model without asking")
     languages: tuple[str, ...] = setting(("*",), "language ids to complete in (* = all)")
+    extra_context_tokens: int = setting(
+        512, "tokens of related snippets from other open files (0: none)", lo=0, hi=8192
+    )
+    exclude_globs: tuple[str, ...] = setting(
+        (), "files never sent as context (.env and key files never are; nor gitignored ones)"
+    )
     temperature: float = setting(0.0, "sampling temperature (0 = greedy)", lo=0.0, hi=2.0)
     enable: bool = setting(True, "offer completions")
     fim_template: str = setting(

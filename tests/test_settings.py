@@ -31,6 +31,8 @@ def test_defaults() -> None:
         "speculative": True,
         "autoDownload": False,
         "languages": ("*",),
+        "extraContextTokens": 512,
+        "excludeGlobs": (),
         "temperature": 0.0,
         "enable": True,
         "fimTemplate": "auto",
@@ -63,6 +65,8 @@ def test_camel_case_values() -> None:
         "speculative": False,
         "autoDownload": True,
         "languages": ["python", "rust"],
+        "extraContextTokens": 0,
+        "excludeGlobs": ["secrets/**"],
         "temperature": 0.2,
         "enable": False,
         "fimTemplate": "qwen",
@@ -76,7 +80,11 @@ def test_camel_case_values() -> None:
     settings, warnings = parse_settings(raw)
     assert warnings == []
     assert settings.gpu_layers == 0 and settings.remote_url == "http://gpu-box:8080"
-    assert as_wire(settings) == {**raw, "languages": ("python", "rust")}
+    assert as_wire(settings) == {
+        **raw,
+        "languages": ("python", "rust"),
+        "excludeGlobs": ("secrets/**",),
+    }
 
 
 def test_nested_seed_coder_object() -> None:
@@ -186,7 +194,7 @@ def test_engine_key_and_field_names() -> None:
     assert remote.engine_key() == ("remote", 4096, "auto", "http://x", "auto")
     assert dataclasses.replace(remote, model="other", threads=3).engine_key() == remote.engine_key()
     assert settings_field_names()[:3] == ["model", "gpuLayers", "contextLength"]
-    assert len(settings_field_names()) == 20
+    assert len(settings_field_names()) == 22
 
 
 def test_vscode_settings_match_the_server_defaults() -> None:

@@ -1,0 +1,146 @@
+"""Context from other files: snippets of the other open documents (recently edited regions
+first) that share identifiers with the code around the cursor and its imports, rendered as
+commented "Compare this snippet from PATH" blocks at the head of the prefix.
+
+Plain data in, one string out. The choice is sticky: it depends on the cursor's 16-line block
+and the other documents' versions, never on the keystroke, so the rendered text stays the same
+tokens at the same place while the user types (the KV cache keeps it).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+CHUNK_LINES = 16  # other documents are cut into blocks of this many lines
+AROUND_LINES = 40  # lines before the cursor (and a quarter of that after) that set the query
+CHARS_PER_TOKEN = 3  # a conservative estimate; the engine enforces the token budget exactly
+MIN_SCORE = 0.1
+EDIT_BONUS = 0.2  # a recently edited chunk is worth this much more
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+_IMPORT = re.compile(r"^\s*(?:from\s+\S+\s+import|import|#include|use|require)\b.*$", re.M)
+# Never sent, whatever the settings: environment files, keys, credentials.
+SECRET_GLOBS = (
+    ".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.keystore", "id_rsa*",
+    "id_ed25519*", "id_ecdsa*", "*.kdbx", ".netrc", ".npmrc", ".pypirc", "*credentials*",
+    "*secret*", "*.tfvars", ".git-credentials",
+)  # fmt: skip
+COMMENT = {
+    "python": "#", "shellscript": "#", "ruby": "#", "perl": "#", "r": "#", "yaml": "#",
+    "toml": "#", "dockerfile": "#", "makefile": "#", "elixir": "#", "julia": "#",
+    "lua": "--", "sql": "--", "haskell": "--",
+}  # fmt: skip
+DEFAULT_COMMENT = "//"
+
+
+@dataclass(frozen=True)
+class OtherDoc:
+    """Another open document: its path (relative to the workspace when inside it), text, and
+    the line last edited (None when not edited since it was opened)."""
+
+    path: str
+    text: str
+    edited_line: int | None = None
+
+
+def excluded(path: str, globs: Sequence[str], ignored: Callable[[str], bool] | None = None) -> bool:
+    """Secrets, user globs (excludeGlobs) and gitignored paths (`ignored`) are never sent."""
+    name = PurePosixPath(path).name
+    if ignored is not None and ignored(path):
+        return True
+    for glob in (*SECRET_GLOBS, *globs):
+        if fnmatch.fnmatch(name, glob) or fnmatch.fnmatch(path, glob):
+            return True
+        if glob.startswith("**/") and fnmatch.fnmatch(name, glob[3:]):
+            return True
+    return False
+
+
+# Keywords and names every file has: sharing them says nothing.
+_COMMON_WORDS = """
+and are as assert async await bool break case catch char class const continue def default del
+elif else enum except export extends false final finally float for from func function global if
+impl import in int interface is lambda let long match mut new nil none not null or package pass
+print private protected pub public raise return self short static str struct super switch this
+throw true try type typeof use var void while with yield
+"""
+COMMON = frozenset(_COMMON_WORDS.split())
+
+
+def _identifiers(text: str) -> set[str]:
+    return {w for w in _IDENT.findall(text) if w.lower() not in COMMON}
+
+
+def query(prefix: str, suffix: str) -> set[str]:
+    """What the cursor's neighbourhood is about: identifiers near it and in its imports."""
+    near = "\n".join(prefix.split("\n")[-AROUND_LINES:])
+    near += "\n".join(suffix.split("\n")[: AROUND_LINES // 4])
+    imports = "\n".join(_IMPORT.findall(prefix))
+    return _identifiers(near) | _identifiers(imports)
+
+
+def chunks(doc: OtherDoc) -> list[tuple[int, str]]:
+    """(first line, text) of each CHUNK_LINES-line block with some code in it."""
+    lines = doc.text.split("\n")
+    out = []
+    for start in range(0, len(lines), CHUNK_LINES):
+        text = "\n".join(lines[start : start + CHUNK_LINES]).rstrip()
+        if text.strip():
+            out.append((start, text))
+    return out
+
+
+def select(
+    words: set[str], docs: Sequence[OtherDoc], budget_chars: int
+) -> list[tuple[str, int, str]]:
+    """The best chunks by identifier overlap (Jaccard), recently edited ones first among
+    equals, within the character budget; (path, first line, text), in document order."""
+    if not words or budget_chars <= 0:
+        return []
+    scored = []
+    for doc in docs:
+        for start, text in chunks(doc):
+            ids = _identifiers(text)
+            if not ids:
+                continue
+            score = len(ids & words) / len(ids | words)
+            edited = doc.edited_line is not None and start <= doc.edited_line < start + CHUNK_LINES
+            score += EDIT_BONUS if edited else 0.0
+            if score >= MIN_SCORE:
+                scored.append((score, doc.path, start, text))
+    scored.sort(key=lambda s: (-s[0], s[1], s[2]))
+    chosen, used = [], 0
+    for _score, path, start, text in scored:
+        cost = len(text) + len(path) + 40
+        if used + cost > budget_chars:
+            continue
+        chosen.append((path, start, text))
+        used += cost
+    return sorted(chosen)
+
+
+def render(chosen: Sequence[tuple[str, int, str]], language: str) -> str:
+    """Commented snippets, as a file-path marked block the model reads as other files."""
+    mark = COMMENT.get(language, DEFAULT_COMMENT)
+    parts = []
+    for path, _start, text in chosen:
+        body = "\n".join(f"{mark} {line}".rstrip() for line in text.split("\n"))
+        parts.append(f"{mark} Compare this snippet from {path}:\n{body}\n")
+    return "".join(parts)
+
+
+def extra_context(
+    prefix: str,
+    suffix: str,
+    language: str,
+    docs: Sequence[OtherDoc],
+    budget_tokens: int,
+) -> str:
+    """The rendered context for a cursor ('' when nothing is related or the budget is 0)."""
+    if budget_tokens <= 0 or not docs:
+        return ""
+    chosen = select(query(prefix, suffix), docs, budget_tokens * CHARS_PER_TOKEN)
+    return render(chosen, language)

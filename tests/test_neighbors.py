@@ -1,0 +1,93 @@
+"""Context from other files: which snippets, rendered how, never from secrets or ignored files,
+and a choice that stays put while the user types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lsp_server.context_sources import ContextSources
+from lsp_server.neighbors import OtherDoc, excluded, extra_context, query, render, select
+
+HELPERS = (
+    "import os\n\n\n"
+    "def parse_config(path):\n    with open(path) as f:\n        return load_settings(f.read())\n"
+    + "\n" * 12
+    + "def unrelated_banner():\n    print('hello world banner')\n"
+)
+PREFIX = (
+    "from helpers import parse_config\n\ndef main(path):\n    config = parse_config(path)\n    "
+)
+
+
+def test_snippets_sharing_identifiers_with_the_cursor_are_chosen() -> None:
+    words = query(PREFIX, "\n")
+    assert {"parse_config", "helpers", "config", "path"} <= words
+    chosen = select(words, [OtherDoc("pkg/helpers.py", HELPERS)], budget_chars=2000)
+    assert [(p, start) for p, start, _ in chosen] == [("pkg/helpers.py", 0)]
+    assert "unrelated_banner" not in chosen[0][2]
+
+
+def test_recently_edited_regions_come_first_and_the_budget_holds() -> None:
+    other = "\n".join(f"def handler_{i}(path):\n    return path" + "\n" * 14 for i in range(4))
+    doc = OtherDoc("h.py", other, edited_line=48)
+    chosen = select(query(PREFIX, ""), [doc], budget_chars=120)
+    assert [start for _, start, _ in chosen] == [48]  # only one fits: the edited one
+
+
+def test_rendered_layout_is_exact() -> None:
+    chosen = [("pkg/helpers.py", 0, "def parse_config(path):\n    return path")]
+    assert render(chosen, "python") == (
+        "# Compare this snippet from pkg/helpers.py:\n"
+        "# def parse_config(path):\n"
+        "#     return path\n"
+    )
+    assert render(chosen, "typescript").startswith("// Compare this snippet from pkg/helpers.py")
+    assert extra_context(PREFIX, "", "python", [OtherDoc("h.py", HELPERS)], 0) == ""
+
+
+def test_secrets_user_globs_and_ignored_paths_are_never_sent() -> None:
+    for path in (".env", "config/.env.local", "deploy/server.pem", "id_rsa", "a/.npmrc",
+                 "aws_credentials.json", "app_secrets.py"):  # fmt: skip
+        assert excluded(path, ()), path
+    assert not excluded("pkg/helpers.py", ())
+    assert excluded("pkg/helpers.py", ("pkg/*",))
+    assert excluded("pkg/helpers.py", ("**/helpers.py",))
+    assert excluded("build/gen.py", (), ignored=lambda p: p.startswith("build/"))
+
+
+def sources_extra(sources: ContextSources, others: list[tuple[str, str, int]], **kw: Any) -> str:
+    args: dict[str, Any] = {"budget_tokens": 512, "exclude_globs": (), "root": None} | kw
+    return sources.extra(
+        "file:///w/main.py", kw.pop("prefix", PREFIX), "\n", "python", others,
+        args["budget_tokens"], args["exclude_globs"], args["root"],
+    )  # fmt: skip
+
+
+def test_the_choice_is_sticky_while_typing_and_follows_other_documents(tmp_path: Path) -> None:
+    sources = ContextSources()
+    others = [("file:///w/helpers.py", HELPERS, 1), ("file:///w/main.py", PREFIX, 1)]
+    first = sources_extra(sources, others)
+    assert first.startswith("# Compare this snippet from helpers.py:\n# import os")
+    # typing in the same block, even words that would change the choice: the same text
+    typed = sources_extra(sources, others, prefix=PREFIX + "unrelated_banner")
+    assert typed == first
+    # another document changed: chosen again
+    others[0] = ("file:///w/helpers.py", HELPERS.replace("parse_config", "read_conf"), 2)
+    assert sources_extra(sources, others) != first
+
+
+def test_gitignored_and_secret_documents_are_skipped(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("build/\n*.log\n", encoding="utf-8")
+    root = str(tmp_path)
+    uri = (tmp_path / "helpers.py").as_uri()
+    others = [
+        ((tmp_path / "build" / "helpers.py").as_uri(), HELPERS, 1),
+        ((tmp_path / ".env").as_uri(), "PARSE_CONFIG_KEY=parse_config path", 1),
+        ((tmp_path / "run.log").as_uri(), HELPERS, 1),
+    ]
+    assert sources_extra(ContextSources(), others, root=root) == ""
+    others.append((uri, HELPERS, 1))
+    got = sources_extra(ContextSources(), others, root=root)
+    assert got.startswith("# Compare this snippet from helpers.py:")
+    assert "PARSE_CONFIG_KEY" not in got
