@@ -19,6 +19,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import random
@@ -57,13 +58,14 @@ def problems() -> list[dict[str, Any]]:
 
 
 def tasks(limit: int, seed: int = 1) -> list[Task]:
-    """Up to `limit` tasks of each kind, one random span per problem (seeded)."""
-    rng = random.Random(seed)
+    """Up to `limit` tasks of each kind, one random span per problem, drawn per problem (a
+    smaller --limit gives a subset of a larger one's tasks)."""
     out: dict[str, list[Task]] = {"single": [], "multi": []}
     for p in problems():
         lines = p["canonical_solution"].split("\n")
         code = [i for i, line in enumerate(lines) if line.strip()]
         for kind, sizes in (("single", (1,)), ("multi", (2, 3, 4))):
+            rng = random.Random(f"{seed}:{p['task_id']}:{kind}")
             size = rng.choice(sizes)
             starts = [i for i in code if i + size - 1 < len(lines) and lines[i + size - 1].strip()]
             if not starts or len(out[kind]) >= limit:
@@ -78,22 +80,44 @@ def tasks(limit: int, seed: int = 1) -> list[Task]:
     return out["single"] + out["multi"]
 
 
+def _limits() -> None:
+    """In the child: bounded memory and file sizes, no core dumps (model-written code runs)."""
+    import resource
+
+    for limit, value in (
+        (resource.RLIMIT_AS, 4 << 30),
+        (resource.RLIMIT_FSIZE, 16 << 20),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        resource.setrlimit(limit, (value, value))
+
+
 def passes(task: Task, middle: str) -> bool:
-    """Run the problem's tests on the completed program in a fresh interpreter."""
+    """Run the problem's tests on the completed program in a fresh interpreter, in a session of
+    its own (a timeout kills everything it started), in an empty folder, with limits."""
+    import os
+    import signal
+
     program = task.prefix + middle + task.suffix + "\n\n" + task.test
     program += f"\ncheck({task.entry_point})\n"
     with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", program],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={"PATH": "/usr/bin:/bin", "no_proxy": "*"},
+            start_new_session=True,
+            preexec_fn=_limits,  # noqa: PLW1509 - no threads start children here
+        )
         try:
-            proc = subprocess.run(
-                [sys.executable, "-I", "-c", program],
-                cwd=tmp,
-                capture_output=True,
-                timeout=TEST_TIMEOUT_S,
-                env={"PATH": "/usr/bin:/bin", "no_proxy": "*"},
-            )
+            return proc.wait(TEST_TIMEOUT_S) == 0
         except subprocess.TimeoutExpired:
             return False
-    return proc.returncode == 0
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def same(got: str, want: str) -> bool:
@@ -129,7 +153,8 @@ def run_engine(tasks_: list[Task], args: argparse.Namespace, model: Path | None)
     from lsp_server.postprocess import cut_at_stop
     from lsp_server.settings import parse_settings
 
-    raw_settings: dict[str, Any] = {"maxTokens": 256, "latencyTargetMs": 0}
+    # The shipped settings, except the time budget: scores must not depend on the machine.
+    raw_settings: dict[str, Any] = {"maxTimeMs": 600_000, "latencyTargetMs": 0}
     if args.remote_url:
         raw_settings |= {"engine": "remote", "remoteUrl": args.remote_url}
     elif model is not None:

@@ -32,7 +32,7 @@ class ContextSources:
     def __init__(self) -> None:
         self.edited: dict[str, int] = {}  # uri -> line last edited
         self.sticky: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-        self._ignore: tuple[str, float, Callable[[str], bool] | None] | None = None
+        self._specs: dict[str, tuple[float, Callable[[str], bool]]] = {}
 
     def note_edit(self, uri: str, text: str, offset: int | None) -> None:
         if offset is not None:
@@ -57,10 +57,12 @@ class ContextSources:
             return ""
         ignored = self._gitignore(root)
         docs, versions = [], []
+        here = uri_path(uri)
+        home = root or (os.path.dirname(here) if here else None)
         for other, text, version in others:
             if other == uri:
                 continue
-            path = self._display_path(other, root)
+            path = self._relative_path(other, home)
             if path is None or excluded(path, exclude_globs, ignored):
                 continue
             docs.append(OtherDoc(path, text, self.edited.get(other)))
@@ -77,30 +79,51 @@ class ContextSources:
         return text
 
     @staticmethod
-    def _display_path(uri: str, root: str | None) -> str | None:
-        """Workspace-relative POSIX path (the file name outside the workspace)."""
+    def _relative_path(uri: str, home: str | None) -> str | None:
+        """POSIX path relative to the workspace (or, without one, the current file's folder);
+        None for anything outside it (~/.kube/config and the like are never candidates)."""
         path = uri_path(uri)
-        if path is None:
+        if path is None or not home:
             return None
-        if root and os.path.commonpath([os.path.abspath(root), os.path.abspath(path)]) == (
-            os.path.abspath(root)
-        ):
-            return Path(os.path.relpath(path, root)).as_posix()
-        return Path(path).name
+        home, path = os.path.abspath(home), os.path.abspath(path)
+        if os.path.commonpath([home, path]) != home:
+            return None
+        return Path(os.path.relpath(path, home)).as_posix()
 
     def _gitignore(self, root: str | None) -> Callable[[str], bool] | None:
-        """The workspace's .gitignore as a matcher (reloaded when the file changes)."""
+        """The workspace's ignore rules (.gitignore files along the path, .git/info/exclude)."""
         if not root:
             return None
-        path = os.path.join(root, ".gitignore")
+
+        def ignored(rel: str) -> bool:
+            parts = rel.split("/")
+            for depth in range(len(parts)):
+                folder = os.path.join(root, *parts[:depth])
+                rest = "/".join(parts[depth:])
+                for name in (".gitignore", os.path.join(".git", "info", "exclude")):
+                    if depth and name != ".gitignore":
+                        continue
+                    match = self._spec(os.path.join(folder, name))
+                    if match is not None and match(rest):
+                        return True
+            return False
+
+        return ignored
+
+    def _spec(self, path: str) -> Callable[[str], bool] | None:
+        """An ignore file as a matcher, cached until it changes (None when absent)."""
         try:
             mtime = os.stat(path).st_mtime
+            cached = self._specs.get(path)
+            if cached is not None and cached[0] == mtime:
+                return cached[1]
+            with open(path, encoding="utf-8", errors="replace") as f:
+                import pathspec
+
+                match = pathspec.GitIgnoreSpec.from_lines(f.read().splitlines()).match_file
         except OSError:
             return None
-        if self._ignore is None or self._ignore[:2] != (path, mtime):
-            import pathspec
-
-            with open(path, encoding="utf-8", errors="replace") as f:
-                spec = pathspec.GitIgnoreSpec.from_lines(f.read().splitlines())
-            self._ignore = (path, mtime, spec.match_file)
-        return self._ignore[2]
+        if len(self._specs) > 256:
+            self._specs.clear()
+        self._specs[path] = (mtime, match)
+        return match

@@ -13,20 +13,23 @@ import fnmatch
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 CHUNK_LINES = 16  # other documents are cut into blocks of this many lines
 AROUND_LINES = 40  # lines before the cursor (and a quarter of that after) that set the query
-CHARS_PER_TOKEN = 3  # a conservative estimate; the engine enforces the token budget exactly
+CHARS_PER_TOKEN = 2  # a conservative estimate (comment marks included); the engine enforces it
+MAX_DOC_CHARS = 1_000_000  # larger documents are not searched for snippets
 MIN_SCORE = 0.1
 EDIT_BONUS = 0.2  # a recently edited chunk is worth this much more
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _IMPORT = re.compile(r"^\s*(?:from\s+\S+\s+import|import|#include|use|require)\b.*$", re.M)
 # Never sent, whatever the settings: environment files, keys, credentials.
 SECRET_GLOBS = (
-    ".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.keystore", "id_rsa*",
-    "id_ed25519*", "id_ecdsa*", "*.kdbx", ".netrc", ".npmrc", ".pypirc", "*credentials*",
-    "*secret*", "*.tfvars", ".git-credentials",
+    ".env", ".env.*", "*.env", ".envrc", "*.pem", "*.key", "*.p12", "*.pfx", "*.keystore",
+    "*.jks", "id_rsa*", "id_dsa*", "id_ed25519*", "id_ecdsa*", "*.kdbx", ".netrc", ".npmrc",
+    ".pypirc", "*credential*", "*secret*", "*password*", "*.tfvars", "*.tfstate",
+    "*.tfstate.*", ".git-credentials", "*.gpg", "*.asc", ".htpasswd", "kubeconfig*",
 )  # fmt: skip
 COMMENT = {
     "python": "#", "shellscript": "#", "ruby": "#", "perl": "#", "r": "#", "yaml": "#",
@@ -47,16 +50,21 @@ class OtherDoc:
 
 
 def excluded(path: str, globs: Sequence[str], ignored: Callable[[str], bool] | None = None) -> bool:
-    """Secrets, user globs (excludeGlobs) and gitignored paths (`ignored`) are never sent."""
-    name = PurePosixPath(path).name
+    """Secrets (any part of the path, any case), user globs (excludeGlobs, gitignore-style) and
+    gitignored paths (`ignored`) are never sent."""
     if ignored is not None and ignored(path):
         return True
-    for glob in (*SECRET_GLOBS, *globs):
-        if fnmatch.fnmatch(name, glob) or fnmatch.fnmatch(path, glob):
-            return True
-        if glob.startswith("**/") and fnmatch.fnmatch(name, glob[3:]):
-            return True
-    return False
+    parts = [p.lower() for p in PurePosixPath(path).parts]
+    if any(fnmatch.fnmatchcase(part, glob) for part in parts for glob in SECRET_GLOBS):
+        return True
+    return bool(globs) and _user_spec(tuple(globs))(path)
+
+
+@lru_cache(maxsize=8)
+def _user_spec(globs: tuple[str, ...]) -> Callable[[str], bool]:
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(globs).match_file
 
 
 # Keywords and names every file has: sharing them says nothing.
@@ -82,15 +90,20 @@ def query(prefix: str, suffix: str) -> set[str]:
     return _identifiers(near) | _identifiers(imports)
 
 
-def chunks(doc: OtherDoc) -> list[tuple[int, str]]:
-    """(first line, text) of each CHUNK_LINES-line block with some code in it."""
-    lines = doc.text.split("\n")
+@lru_cache(maxsize=64)
+def chunks(text: str) -> tuple[tuple[int, str, frozenset[str]], ...]:
+    """(first line, text, identifiers) of each CHUNK_LINES-line block with code in it (cached:
+    a document is cut up once per version)."""
+    if len(text) > MAX_DOC_CHARS:
+        return ()
+    lines = text.split("\n")
     out = []
     for start in range(0, len(lines), CHUNK_LINES):
-        text = "\n".join(lines[start : start + CHUNK_LINES]).rstrip()
-        if text.strip():
-            out.append((start, text))
-    return out
+        body = "\n".join(lines[start : start + CHUNK_LINES]).rstrip()
+        ids = _identifiers(body)
+        if ids:
+            out.append((start, body, frozenset(ids)))
+    return tuple(out)
 
 
 def select(
@@ -102,10 +115,7 @@ def select(
         return []
     scored = []
     for doc in docs:
-        for start, text in chunks(doc):
-            ids = _identifiers(text)
-            if not ids:
-                continue
+        for start, text, ids in chunks(doc.text):
             score = len(ids & words) / len(ids | words)
             edited = doc.edited_line is not None and start <= doc.edited_line < start + CHUNK_LINES
             score += EDIT_BONUS if edited else 0.0

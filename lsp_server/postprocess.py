@@ -62,6 +62,7 @@ OPENING_BRACKET = {")": "(", "]": "[", "}": "{"}
 QUOTES = "\"'`"
 TAB_WIDTH = 4
 COMPLETE_STOPS = ("eos", "time", "settled")  # stops that leave the last line complete
+RUN_ON_LINES = 4  # complete lines past the block's end after which generation may stop
 
 
 @dataclass(frozen=True)
@@ -281,10 +282,10 @@ def syntax_cut(
     around the cursor and does not re-type the next line; None without a grammar, over the
     time budget, or when no candidate parses (the indentation rules decide then).
 
-    A model that ended with EOS chose its end: its last line is complete (so is the last line
-    of a generation stopped at a newline: time, settled). One that ran out of tokens may have
-    left its last line unfinished: that one is not a candidate, unless the next line re-typed
-    the document and so ended it."""
+    A model that ended with EOS chose its end: its text may go on past the cursor's block. One
+    that was stopped (tokens, time) goes past the block only when it ran on into the text after
+    the cursor (its infill ends there); otherwise the block's end caps it, and a last line it may
+    have left unfinished is no candidate."""
     from .syntax import Checker, parser_for
 
     parser = parser_for(language) if language else None
@@ -292,14 +293,20 @@ def syntax_cut(
         return None
     before = current_line_prefix(prefix)
     text = cut_repeated_line(before, full, below)
+    reached_suffix = text != full
     lines = text.split("\n")
-    if stop_reason not in COMPLETE_STOPS and text == full and len(lines) > 1:
-        lines = lines[:-1]
+    if stop_reason != "eos" and not reached_suffix:
+        if stop_reason not in COMPLETE_STOPS and len(lines) > 1:
+            lines = lines[:-1]
+        block = limit_to_block(before, "\n".join(lines), below, closers=False)
+        lines = block.split("\n")
     checker = Checker(parser, prefix, suffix)
+    seen: set[str] = set()
     for end in range(len(lines), 0, -1):
         candidate = "\n".join(lines[:end]).rstrip()
-        if not candidate.strip():
+        if not candidate.strip() or candidate in seen:
             continue
+        seen.add(candidate)
         adds = checker.adds_errors(candidate)
         if adds is None:
             return None
@@ -348,10 +355,12 @@ def postprocess(
 
 
 def settled(prefix: str, suffix: str, raw: str, language: str = "") -> bool:
-    """Whether more generated text can no longer change the suggestion, so generation may stop
-    early: mid-line, once the first line is complete; on a line of its own, once the model has
-    re-typed the document's next line (with a grammar, text after a dedent may still belong to
-    the infill) or, without one, once a later line has begun that ends the cursor's block."""
+    """Whether more generated text can no longer change the suggestion (or hardly can), so
+    generation may stop early: mid-line, once the first line is complete; on a line of its own,
+    with a grammar, once the model has re-typed the document's next line or written
+    RUN_ON_LINES lines past the block's end (text after a dedent may still belong to the infill:
+    "return True", then "return False" one level out), without one, once a later line has begun
+    that ends the cursor's block."""
     rest = rest_of_line(suffix)
     if is_auto_closed(rest):
         return False  # closers may be merged from the text that follows: wait for the end
@@ -365,7 +374,12 @@ def settled(prefix: str, suffix: str, raw: str, language: str = "") -> bool:
     below = next_nonblank_line(suffix)
     if language and _has_grammar(language):
         kept = cut_repeated_line(before, full, below).split("\n")
-        return full != "\n".join(kept) and len(lines) > len(kept) + 1
+        if full != "\n".join(kept) and len(lines) > len(kept) + 1:
+            return True  # the document's next line re-typed: the infill ended before it
+        # Far past the block's end without EOS: a run-on that will be capped at the block.
+        block = limit_to_block(before, full, below, closers=False).split("\n")
+        past = [line for line in lines[len(block) : -1] if line.strip()]
+        return len(past) >= RUN_ON_LINES
     kept = limit_to_block(before, full, below, closers=False).split("\n")
     if len(kept) >= len(lines):
         return False

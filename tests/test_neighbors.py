@@ -51,8 +51,11 @@ def test_secrets_user_globs_and_ignored_paths_are_never_sent() -> None:
                  "aws_credentials.json", "app_secrets.py"):  # fmt: skip
         assert excluded(path, ()), path
     assert not excluded("pkg/helpers.py", ())
+    for path in (".ENV", "x/Secrets.yaml", ".envrc", "infra/prod.tfstate", "keys/id_ed25519.pub"):
+        assert excluded(path, ()), path
     assert excluded("pkg/helpers.py", ("pkg/*",))
     assert excluded("pkg/helpers.py", ("**/helpers.py",))
+    assert excluded("private/db.py", ("**/private/**",))  # gitignore-style, at the top too
     assert excluded("build/gen.py", (), ignored=lambda p: p.startswith("build/"))
 
 
@@ -67,24 +70,32 @@ def sources_extra(sources: ContextSources, others: list[tuple[str, str, int]], *
 def test_the_choice_is_sticky_while_typing_and_follows_other_documents(tmp_path: Path) -> None:
     sources = ContextSources()
     others = [("file:///w/helpers.py", HELPERS, 1), ("file:///w/main.py", PREFIX, 1)]
-    first = sources_extra(sources, others)
+    first = sources_extra(sources, others, root="/w")
     assert first.startswith("# Compare this snippet from helpers.py:\n# import os")
     # typing in the same block, even words that would change the choice: the same text
-    typed = sources_extra(sources, others, prefix=PREFIX + "unrelated_banner")
+    typed = sources_extra(sources, others, prefix=PREFIX + "unrelated_banner", root="/w")
     assert typed == first
     # another document changed: chosen again
     others[0] = ("file:///w/helpers.py", HELPERS.replace("parse_config", "read_conf"), 2)
-    assert sources_extra(sources, others) != first
+    assert sources_extra(sources, others, root="/w") != first
+
+
+def test_documents_outside_the_workspace_are_never_candidates(tmp_path: Path) -> None:
+    others = [("file:///home/u/.kube/config", HELPERS, 1), ("file:///etc/helpers.py", HELPERS, 1)]
+    assert sources_extra(ContextSources(), others, root=str(tmp_path)) == ""
 
 
 def test_gitignored_and_secret_documents_are_skipped(tmp_path: Path) -> None:
     (tmp_path / ".gitignore").write_text("build/\n*.log\n", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".gitignore").write_text("gen_*.py\n", encoding="utf-8")
     root = str(tmp_path)
     uri = (tmp_path / "helpers.py").as_uri()
     others = [
         ((tmp_path / "build" / "helpers.py").as_uri(), HELPERS, 1),
         ((tmp_path / ".env").as_uri(), "PARSE_CONFIG_KEY=parse_config path", 1),
         ((tmp_path / "run.log").as_uri(), HELPERS, 1),
+        ((tmp_path / "sub" / "gen_helpers.py").as_uri(), HELPERS, 1),  # a nested .gitignore
     ]
     assert sources_extra(ContextSources(), others, root=root) == ""
     others.append((uri, HELPERS, 1))

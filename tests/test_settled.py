@@ -59,6 +59,8 @@ def test_settled_cases(prefix: str, suffix: str, raw: str, expected: bool) -> No
         ("a = 1\n    return total", False),  # re-typing the next line: not finished yet
         ("a = 1\n    return total\n", True),  # the document's next line re-typed: done
         ("a = 1\n\n    return total\nmore", True),
+        ("a = 1\ndef h():\n    b = 2\n    c = 3\n    d", False),  # 3 lines past the block
+        ("a = 1\ndef h():\n    b = 2\n    c = 3\n    d = 4\n", True),  # 4: a run-on
     ],
 )
 def test_settled_with_a_grammar_waits_for_the_suffix(raw: str, expected: bool) -> None:

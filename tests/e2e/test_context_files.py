@@ -10,7 +10,7 @@ import pytest
 from lsprotocol import types
 
 from lsp_server.neighbors import OtherDoc, extra_context
-from tests.e2e.helpers import Models, lsp_session
+from tests.e2e.helpers import ROOT, Models, lsp_session
 
 pytestmark = pytest.mark.asyncio
 
@@ -19,6 +19,11 @@ SECRET = "PARSE_CONFIG_TOKEN=parse_config load_settings path\n"
 MAIN = (
     "from helpers import parse_config\n\ndef main(path):\n    config = parse_config(path)\n    \n"
 )
+DIR = ROOT / "e2e-context"  # inside the session's workspace: only such files are candidates
+MAIN_URI, HELPERS_URI, ENV_URI = (
+    (DIR / name).as_uri() for name in ("main.py", "helpers.py", ".env")
+)
+OUTSIDE_URI = "file:///elsewhere/helpers_copy.py"
 LINE = re.compile(r"prompt (\d+) tok \(reused (\d+), evaluated (\d+)\)")
 
 
@@ -35,20 +40,22 @@ async def test_other_files_in_the_prompt_cost_their_bytes_once(models: Models) -
     settings = {"model": str(models.tiny), "speculative": False}
     cursor = types.Position(line=4, character=4)
     async with lsp_session(settings) as alone:
-        alone.open("file:///w/main.py", MAIN)
-        await alone.inline("file:///w/main.py", cursor)
+        alone.open(MAIN_URI, MAIN)
+        await alone.inline(MAIN_URI, cursor)
         without = completions(alone.log_lines())[-1][0]
     async with lsp_session(settings) as s:
-        s.open("file:///w/.env", SECRET, "dotenv")
-        s.open("file:///w/helpers.py", HELPERS)
-        s.open("file:///w/main.py", MAIN)
-        await s.inline("file:///w/main.py", cursor)
+        s.open(ENV_URI, SECRET, "dotenv")
+        s.open(OUTSIDE_URI, HELPERS.replace("path", "path_outside"))  # not in the workspace
+        s.open(HELPERS_URI, HELPERS)
+        s.open(MAIN_URI, MAIN)
+        await s.inline(MAIN_URI, cursor)
         first = completions(s.log_lines())[-1]
         prefix, suffix = MAIN[: MAIN.index("    \n") + 4], "\n"
-        rendered = extra_context(prefix, suffix, "python", [OtherDoc("helpers.py", HELPERS)], 512)
-        assert rendered.startswith("# Compare this snippet from helpers.py:\n# def parse_config")
+        doc = OtherDoc("e2e-context/helpers.py", HELPERS)
+        rendered = extra_context(prefix, suffix, "python", [doc], 512)
+        assert rendered.startswith("# Compare this snippet from e2e-context/helpers.py:\n# def")
         assert first[0] - without == len(rendered.encode())  # the tiny vocabulary: a byte a token
-        typed = s.insert("file:///w/main.py", len(prefix), "r")
-        await s.inline("file:///w/main.py", typed)
+        typed = s.insert(MAIN_URI, len(prefix), "r")
+        await s.inline(MAIN_URI, typed)
         after = completions(s.log_lines())[-1]
         assert after[0] == first[0] + 1 and after[2] <= 8  # the context stayed in the cache
