@@ -33,6 +33,7 @@ class Counters:
     generations: int = 0
     speculations: int = 0
     eager: int = 0  # generations started by an edit before the client asked
+    early: int = 0  # answered at the block's end while the generation went on
     cache_hits: int = 0
     prefills: int = 0
     grows: int = 0

@@ -372,7 +372,7 @@ def settled(prefix: str, suffix: str, raw: str, language: str = "") -> bool:
         return False
     before = current_line_prefix(prefix)
     below = next_nonblank_line(suffix)
-    if language and _has_grammar(language):
+    if language and has_grammar(language):
         kept = cut_repeated_line(before, full, below).split("\n")
         if full != "\n".join(kept) and len(lines) > len(kept) + 1:
             return True  # the document's next line re-typed: the infill ended before it
@@ -388,7 +388,8 @@ def settled(prefix: str, suffix: str, raw: str, language: str = "") -> bool:
     return complete or bool(cut.strip()) and (cut.strip()[0].isalnum() or cut.strip()[0] == "_")
 
 
-def _has_grammar(language: str) -> bool:
+def has_grammar(language: str) -> bool:
+    """Whether the syntax decides where this language's multi-line infills end."""
     from .syntax import parser_for
 
     return parser_for(language) is not None

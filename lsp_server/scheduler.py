@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .completion import finish, payload
+from .early_answer import first, watch_block_end
 from .flights import Answer, Counters, DocState, EngineLike, Flight, consistent
 from .postprocess import Suggestion
 from .settings import Settings
@@ -205,6 +206,15 @@ class Scheduler:
             job = engine.submit(**_req(state, prefix, suffix, settings))
             self.counters.generations += 1
             flight = self._launch(state, prefix, suffix, job, owner=ticket)
+            early = watch_block_end(job, prefix, suffix, state.language)
+            if not await self._wait(state, ticket, first(flight.landed, early)):
+                return self._superseded()
+            shown = early.result() if early is not None and early.done() else None
+            assert flight.landed is not None
+            if shown is not None and not flight.landed.done():
+                self.cache.put(prefix, suffix, shown)  # the landing replaces it with the rest
+                self.counters.early += 1
+                return Answer(shown, "early")
             if not await self._wait(state, ticket, flight.landed):
                 return self._superseded()
             if flight.error:

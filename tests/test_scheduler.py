@@ -26,10 +26,16 @@ class FakeJob:
     )
     partial: str = ""
     cancelled: bool = False
+    on_partial: Any = None
 
     @property
     def done(self) -> bool:
         return self.future.done()
+
+    def stream(self, text: str) -> None:
+        self.partial = text
+        if self.on_partial is not None:
+            self.on_partial(text)
 
     def finish(self, text: str, cancelled: bool = False) -> None:
         self.future.set_result({"text": text, "cancelled": cancelled, "stats": {}})
@@ -536,3 +542,41 @@ def test_suggestion_cache_holds_the_text_near_the_cursor_not_documents() -> None
     assert cache.get(other_head + "x7 = comp", "\n" + body) is None
     assert cache.get(body + "x7 = comp", "\n" + body + "#") is None
     assert cache.get(body + "x7 = compute(7)", "\n" + body) is None  # typed it all: nothing left
+
+
+async def test_a_run_on_past_the_block_is_answered_at_the_block_end_and_the_rest_cached() -> None:
+    """With a grammar the engine does not stop where the block ends; the request is answered
+    there anyway, and the finished generation's longer suggestion replaces it in the cache."""
+    sched, engine = make()
+    prefix, suffix = "def f(x):\n    if x:\n        ", "\n"
+    task = asyncio.ensure_future(sched.complete("u", prefix, suffix, language="python"))
+    await until(lambda: engine.jobs)
+    job = engine.jobs[0]
+    job.stream("return True\n")
+    await asyncio.sleep(0.02)
+    assert not task.done()  # the block may go on
+    job.stream("return True\n\n    return")  # a dedented line has begun: the block ended
+    answer = await asyncio.wait_for(task, 1)
+    assert (answer.source, answer.suggestion) == ("early", Suggestion("return True", 0))
+    assert not job.done and sched.counters.early == 1
+    full = {"text": "return True\n\n    return False", "stats": {"stop_reason": "eos"}}
+    job.future.set_result(full)  # EOS: the model meant to go on
+    await asyncio.sleep(0.02)
+    again = await sched.complete("u", prefix, suffix, language="python")
+    assert again.suggestion == Suggestion("return True\n\n    return False", 0)
+    typed = await sched.complete("u", prefix + "return True\n", suffix, language="python")
+    assert typed.suggestion == Suggestion("\n    return False", 0)
+    assert len(engine.jobs) == 1
+
+
+async def test_without_a_grammar_there_is_no_early_answer() -> None:
+    sched, engine = make()
+    prefix, suffix = "def f(x):\n    if x:\n        ", "\n"
+    task = asyncio.ensure_future(sched.complete("u", prefix, suffix, language="cobol"))
+    await until(lambda: engine.jobs)
+    engine.jobs[0].stream("return True\n\n    return")
+    await asyncio.sleep(0.02)
+    assert not task.done()
+    engine.jobs[0].finish("return True\n\n    return False")
+    answer = await task
+    assert (answer.source, answer.suggestion) == ("model", Suggestion("return True", 0))

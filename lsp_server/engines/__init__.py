@@ -38,10 +38,18 @@ class Job:
     steps_at_cancel: int | None = None
     worker: int = 0  # which worker process / connection (the engine's `starts`) it went to
     owner: int = 0  # id() of the engine that made it: another engine's cancel ignores it
+    on_partial: Callable[[str], None] | None = None  # told the text so far (engine thread)
 
     @property
     def done(self) -> bool:
         return self.future.done()
+
+    def stream(self, text: str) -> None:
+        """The text generated so far (engines call this as it streams)."""
+        self.partial = text
+        watcher = self.on_partial
+        if watcher is not None:
+            watcher(text)
 
 
 EventSink = Callable[[str, str], None]  # (kind: ready|load_error|crashed|warning, message)

@@ -320,7 +320,7 @@ class LocalEngine:
         if job is None:
             return
         if kind == "partial":
-            job.partial += msg["text"]
+            job.stream(job.partial + msg["text"])
             return
         self._jobs.pop(job.seq, None)
         self.evaluated_tokens += int(msg.get("stats", {}).get("evaluated_tokens", 0))

@@ -293,11 +293,8 @@ class RemoteEngine:
         self.prompts.sending(self._slot_key(req), tokens)
         path, body = api.completion_request(facts, tokens, req, prefill=prefill)
 
-        def partial(text: str) -> None:
-            job.partial = text
-
         text, reason = await stream(
-            self._client, self.url, facts.api, path, body, req, partial, stats
+            self._client, self.url, facts.api, path, body, req, job.stream, stats
         )
         self._check_model(stats)
         return self._result(text, stats, reason, prompt, len(tokens))
