@@ -52,26 +52,25 @@ class ContextSources:
         exclude_globs: tuple[str, ...],
         root: str | None,
     ) -> str:
-        """The rendered snippets for this cursor ('' when none fit or none relate)."""
+        """The rendered snippets for this cursor ('' when none fit or none relate). A keystroke
+        in the same block with no other document changed costs a dictionary lookup."""
         if budget_tokens <= 0:
             return ""
-        ignored = self._gitignore(root)
-        docs, versions = [], []
-        here = uri_path(uri)
-        home = root or (os.path.dirname(here) if here else None)
-        for other, text, version in others:
-            if other == uri:
-                continue
-            path = self._relative_path(other, home)
-            if path is None or excluded(path, exclude_globs, ignored):
-                continue
-            docs.append(OtherDoc(path, text, self.edited.get(other)))
-            versions.append((other, version))
+        candidates = [(u, text, v) for u, text, v in others if u != uri]
         block = prefix.count("\n") // CHUNK_LINES
-        key = (uri, block, budget_tokens, exclude_globs, tuple(sorted(versions)))
+        versions = tuple(sorted((u, v) for u, _text, v in candidates))
+        key = (uri, block, budget_tokens, exclude_globs, root, versions)
         if key in self.sticky:
             self.sticky.move_to_end(key)
             return self.sticky[key]
+        ignored = self._gitignore(root)
+        here = uri_path(uri)
+        home = root or (os.path.dirname(here) if here else None)
+        docs = []
+        for other, text, _version in candidates:
+            path = self._relative_path(other, home)
+            if path is not None and not excluded(path, exclude_globs, ignored):
+                docs.append(OtherDoc(path, text, self.edited.get(other)))
         text = extra_context(prefix, suffix, language, docs, budget_tokens)
         self.sticky[key] = text
         if len(self.sticky) > STICKY_ENTRIES:

@@ -111,9 +111,7 @@ class ModelServer(LanguageServer):
             await self._load_model(download=download)
         except Exception as exc:  # noqa: BLE001 - a bug or an odd failure: say so, keep serving
             log.exception("loading the model failed")
-            message = f"could not load the model: {str(exc) or type(exc).__name__}"
-            self.set_status("error", message)
-            self.tell_once(message, types.MessageType.Error)
+            self.fail(f"could not load the model: {str(exc) or type(exc).__name__}")
 
     async def _load_model(self, *, download: bool = False) -> None:
         """A registry model that is not on disk is downloaded only when asked (download=True:
@@ -139,8 +137,7 @@ class ModelServer(LanguageServer):
         except DownloadCancelled:
             return  # newer settings took over
         except (ModelError, DownloadError) as exc:
-            self.set_status("error", str(exc))
-            self.tell_once(str(exc), types.MessageType.Error)
+            self.fail(str(exc))
             return
         config = worker_config(settings, str(model.path))
         engine = self.engine
@@ -150,14 +147,7 @@ class ModelServer(LanguageServer):
         else:
             engine = LocalEngine(config, on_event=self.on_engine_event)
             self._replace_engine(engine)
-        engine.start()
-        await in_daemon_thread(engine.wait_loaded)
-        if generation != self.load_generation:
-            return
-        if engine.load_error:
-            message = f"could not load {model.path}: {engine.load_error}"
-            self.set_status("error", message)
-            self.tell_once(message, types.MessageType.Error)
+        if not await self._started(engine, generation, f"could not load {model.path}: "):
             return
         info = engine.info
         self.say(
@@ -172,10 +162,8 @@ class ModelServer(LanguageServer):
         url = settings.remote_url.strip()
         if not url.startswith(("http://", "https://")):
             what = "is empty" if not url else f"= {url!r} is not an http(s) URL"
-            message = f"seedCoder.remoteUrl {what}: set it to the server's base URL"
             self._replace_engine(None)
-            self.set_status("error", message)
-            self.tell_once(message, types.MessageType.Error)
+            self.fail(f"seedCoder.remoteUrl {what}: set it to the server's base URL")
             return
         self.set_status("loading", f"connecting to {url}")
         config = RemoteConfig(
@@ -183,13 +171,7 @@ class ModelServer(LanguageServer):
         )
         engine = RemoteEngine(config, on_event=self.on_engine_event)
         self._replace_engine(engine)
-        engine.start()
-        await in_daemon_thread(engine.wait_loaded)
-        if generation != self.load_generation:
-            return
-        if engine.load_error:
-            self.set_status("error", engine.load_error)
-            self.tell_once(engine.load_error, types.MessageType.Error)
+        if not await self._started(engine, generation, ""):
             return
         info = engine.info
         self.say(
@@ -197,6 +179,25 @@ class ModelServer(LanguageServer):
             f"(FIM template {info.get('fim_template')}, context {info.get('n_ctx')})"
         )
         self.set_status("ready", f"{info.get('model')} on {url}")
+
+    async def _started(
+        self, engine: LocalEngine | RemoteEngine, generation: int, what: str
+    ) -> bool:
+        """Start an engine and wait for its load or first connection; False (and reported)
+        when it failed, or quietly when newer settings took over meanwhile."""
+        engine.start()
+        await in_daemon_thread(engine.wait_loaded)
+        if generation != self.load_generation:
+            return False
+        if engine.load_error:
+            self.fail(what + engine.load_error)
+            return False
+        return True
+
+    def fail(self, message: str) -> None:
+        """A problem the user must act on: the error status and one message."""
+        self.set_status("error", message)
+        self.tell_once(message, types.MessageType.Error)
 
     def _replace_engine(self, engine: LocalEngine | RemoteEngine | None) -> None:
         """Another engine (kind or server): close the old one off the event loop."""
@@ -290,8 +291,7 @@ class ModelServer(LanguageServer):
         """A load that no loader waits for failed (a restart after a crash): say it here. While
         loading, the loader reports it with the model's path."""
         if self.status.get("state") != "loading":
-            self.set_status("error", message)
-            self.tell_once(message, types.MessageType.Error)
+            self.fail(message)
 
     def shutdown_engine(self) -> None:
         """Stop the worker process (shutdown, exit or stdin closed)."""
