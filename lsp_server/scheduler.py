@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from . import pacing
 from .completion import finish, payload
 from .early_answer import first, watch_block_end
 from .flights import Answer, Counters, DocState, EngineLike, Flight, consistent
@@ -27,12 +28,9 @@ from .settings import Settings
 from .suggestion_cache import SuggestionCache
 
 log = logging.getLogger("seed_coder_lsp.scheduler")
-PACE_WINDOW_S = 0.4  # longer gaps are pauses (reading, thinking), not typing rhythm
-ADAPTIVE_DEBOUNCE_MAX_S = 0.25
 EAGER_PAUSE_S = 0.1  # an edit not followed by a request this soon: start its generation
 EAGER_CLIENT_S = 30.0  # ... if the document had an inline request this recently
 GROW_PAUSE_S = 1.0  # growing a cold window takes seconds: only once the user stops to read
-WARM_TOKENS = 64  # a generation that evaluated more was a cold start, not a keystroke's cost
 
 
 class Scheduler:
@@ -147,7 +145,7 @@ class Scheduler:
         ticket = state.ticket
         self._wake(state)
         state.wake = asyncio.get_running_loop().create_future()
-        self._note_pace(state)
+        pacing.note_pace(state, self.clock())
         try:
             answer = await self._answer(uri, state, ticket, prefix, suffix, invoked)
         except asyncio.CancelledError:
@@ -307,10 +305,7 @@ class Scheduler:
             state.hint = out.window
         if out.cancelled:
             return
-        spent = float(out.stats.get("generate_ms", 0.0))
-        if int(out.stats.get("evaluated_tokens", 0)) <= WARM_TOKENS:
-            spent += float(out.stats.get("prompt_ms", 0.0))
-        self.cost = spent / 1000 if self.cost is None else 0.7 * self.cost + 0.3 * spent / 1000
+        self.cost = pacing.keystroke_cost(self.cost, out.stats)
         state.grow_wanted = bool(out.stats.get("capped"))
         source = "speculative" if flight.speculative else "model"
         self.on_stats({**out.stats, "source": source})
@@ -355,7 +350,7 @@ class Scheduler:
     def _after_shown(self, state: DocState, prefix: str, suffix: str, shown: Suggestion) -> None:
         """Once the user pauses on a shown suggestion (no key within 1.5x the typing pace),
         prepare the state after accepting it, then grow a window shrunk for a cold start."""
-        delay = min(state.pace * 1.5, ADAPTIVE_DEBOUNCE_MAX_S) if state.pace else 0.0
+        delay = pacing.pause(state)
         loop, ticket = asyncio.get_running_loop(), state.ticket
         loop.call_later(delay, self._speculate, state, ticket, prefix, suffix, shown)
         if state.grow_wanted:
@@ -419,25 +414,9 @@ class Scheduler:
         state.prefill_job = engine.submit("prefill", **_req(state, prefix, suffix, settings))
         self.counters.prefills += 1
 
-    # -- pacing ------------------------------------------------------------------------------
-    def _note_pace(self, state: DocState) -> None:
-        """Track the typing rhythm: a moving average of the short gaps between requests."""
-        now = self.clock()
-        if state.last_request is not None and now - state.last_request < PACE_WINDOW_S:
-            gap = now - state.last_request
-            state.pace = gap if state.pace is None else 0.7 * state.pace + 0.3 * gap
-        state.last_request = now
-
     def debounce(self, state: DocState, settings: Settings) -> float:
-        """Seconds to wait before generating: debounceMs while a generation costs less than the
-        gap between keys (it can be shown before the next one); when it costs more, wait for a
-        pause (1.5x the typing pace, at most 250 ms) instead of starting work typing will stop."""
-        delay = settings.debounce_ms / 1000
-        if not settings.adaptive_debounce or state.pace is None or self.cost is None:
-            return delay
-        if self.cost <= state.pace:
-            return delay
-        return max(delay, min(state.pace * 1.5, ADAPTIVE_DEBOUNCE_MAX_S))
+        """Seconds to wait before generating (pacing.debounce with the measured cost)."""
+        return pacing.debounce(state, settings, self.cost)
 
 
 def _req(
