@@ -44,6 +44,7 @@ class ModelServer(LanguageServer):
         self.status: dict[str, Any] = {"state": "loading", "message": "starting"}
         self.load_generation = 0
         self.offered: set[str] = set()  # models whose download the user was asked about
+        self.reported_load_error: str | None = None  # the last load error a loader reported
 
     def model_changed(self) -> None:
         """Another model was loaded: whatever depends on the old one is stale."""
@@ -190,6 +191,7 @@ class ModelServer(LanguageServer):
         if generation != self.load_generation:
             return False
         if engine.load_error:
+            self.reported_load_error = engine.load_error  # its event must not say it again
             self.fail(what + engine.load_error)
             return False
         return True
@@ -290,7 +292,7 @@ class ModelServer(LanguageServer):
     def _late_load_error(self, message: str) -> None:
         """A load that no loader waits for failed (a restart after a crash): say it here. While
         loading, the loader reports it with the model's path."""
-        if self.status.get("state") != "loading":
+        if self.status.get("state") != "loading" and message != self.reported_load_error:
             self.fail(message)
 
     def shutdown_engine(self) -> None:

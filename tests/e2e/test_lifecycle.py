@@ -146,3 +146,29 @@ def test_stdin_eof_ends_server_and_worker(models: Models) -> None:
             f"stdin EOF: server gone in {server_gone:.2f} s, "
             f"worker in {time.monotonic() - t0:.2f} s"
         )
+
+
+async def test_a_restart_that_cannot_load_is_reported_once(models: Models, tmp_path) -> None:
+    """The worker crashes and the model file is gone by the time the next keystroke restarts
+    it: no loader waits for that start, so the engine's event says it (once), and the status
+    stays on the error."""
+    import shutil
+
+    model = tmp_path / "moving.gguf"
+    shutil.copy(models.tiny, model)
+    async with lsp_session({"model": str(model), "debounceMs": 0}) as server:
+        before = await server.stats()
+        model.unlink()
+        os.kill(before.engine_pid, signal.SIGKILL)
+        await server.wait_for(lambda s: s.engine_crashes == 1, 10, "the crash to be noticed")
+        uri = "file:///e2e/lifecycle/gone.py"
+        server.open(uri, "def gone():\n    \n")
+        assert await server.inline(uri, CURSOR, timeout=30) == []  # starts the restart
+        await server.wait_for(
+            lambda s: s.status.state == "error" and "does not exist" in s.status.message,
+            15,
+            "the failed restart in the status",
+        )
+        await asyncio.sleep(0.1)
+        failed = [m.message for m in server.shown() if "does not exist" in m.message]
+        assert len(failed) == 1, server.shown()
