@@ -118,6 +118,17 @@ def fim_token_ids(model_path: Path | str) -> dict[str, int] | None:
 
 
 # -- the server -------------------------------------------------------------------------------
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """Terminate a server process; kill it if it lingers."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 # httpx is not among the venv's packages (pip install -e ".[test,bench]"), so HTTP goes through
 # urllib.request, run in a thread so the event loop keeps taking keystrokes.
 def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 600.0) -> Any:
@@ -186,13 +197,7 @@ class LlamaServer:
 
     def stop(self) -> None:
         """Terminate the server (kill it if it lingers)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     async def __aenter__(self) -> LlamaServer:

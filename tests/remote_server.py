@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchmarks.llama_server import llama_server_binary
+from benchmarks.llama_server import llama_server_binary, stop_process
 
 
 def binary() -> Path:
@@ -69,13 +69,7 @@ class Server:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     def get(self, path: str, timeout: float = 5.0) -> Any:

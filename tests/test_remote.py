@@ -289,8 +289,11 @@ def test_a_model_without_fim_tokens_is_one_warning(nofim_model: Path) -> None:
             warnings = [m for k, m in events.items if k == "warning"]
             assert len(warnings) == 1
             assert server.url in warnings[0] and "no fill-in-the-middle tokens" in warnings[0]
-            # prefix-only prompts still complete
-            assert isinstance(run(engine, prefix="a", suffix="", max_tokens=4)["text"], str)
+            # prefix-only prompts: the suffix is left out, no marks (one token per byte here)
+            prompt = engine.prompt_for({"prefix": "ab", "suffix": "zzz"})
+            assert len(prompt.tokens) == 2
+            done = run(engine, prefix="ab", suffix="zzz", max_tokens=4)
+            assert done["stats"]["prompt_tokens"] == 2
         finally:
             engine.close()
 
