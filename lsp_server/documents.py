@@ -8,8 +8,10 @@ changes with LSP line rules (positions.py), as plain data.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .positions import offset_at
 
@@ -37,6 +39,15 @@ class Documents:
 
     def get(self, uri: str) -> Document | None:
         return self.docs.get(uri)
+
+    def fingerprint(self, uri: str) -> dict[str, Any] | None:
+        """Version, length and SHA-256 of a document's text: enough to check it against the
+        editor's without showing it."""
+        doc = self.docs.get(uri)
+        if doc is None:
+            return None
+        digest = hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).hexdigest()
+        return {"version": doc.version, "length": len(doc.text), "sha256": digest}
 
     def change(self, uri: str, version: int, changes: Iterable[tuple[Range | None, str]]) -> bool:
         """Apply changes in order (None range: the whole text); False if one does not fit the

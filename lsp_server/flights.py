@@ -41,7 +41,9 @@ class Counters:
     superseded: int = 0
     stopped: int = 0  # generations stopped because their result could no longer be shown
     cancelled: int = 0
+    early_cancels: int = 0  # ... of those, stopped where the cancel was read (stdin's thread)
     not_ready: int = 0
+    waited_for_load: int = 0  # invoked requests that waited for the model to load
     wasted_steps: int = 0
     errors: int = 0
 
@@ -55,6 +57,7 @@ class Flight:
     job: Any
     speculative: bool = False
     owner: int | None = None  # ticket of the request that waits for it
+    request: Any = None  # ... and that request's LSP id
     cancelled: bool = False  # stopping: never wait for it
     landed: asyncio.Future[None] | None = None  # set once its result is in the cache
     stats: dict[str, Any] = field(default_factory=dict)
@@ -69,6 +72,7 @@ class DocState:
     language: str = ""  # LSP language id: where a multi-line infill may end
     extra: str = ""  # context from other files, as rendered for the last request
     ticket: int = 0
+    request: Any = None  # LSP id of the newest request
     flight: Flight | None = None
     wake: asyncio.Future[None] | None = None  # resolved when a newer request arrives
     hint: tuple[int, int] | None = None

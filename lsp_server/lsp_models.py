@@ -4,6 +4,7 @@ the worker, and the messages and status that tell the user about it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import uuid
@@ -27,6 +28,7 @@ log = logging.getLogger("seed_coder_lsp.server")
 STATUS = "seedCoder/status"
 DOWNLOAD_ACTION = "Download"
 SAID_MAX = 256
+LOAD_WAIT_S = 120.0  # an invoked request waits this long at most for a model to load
 
 
 class ModelServer(LanguageServer):
@@ -45,6 +47,7 @@ class ModelServer(LanguageServer):
         self.load_generation = 0
         self.offered: set[str] = set()  # models whose download the user was asked about
         self.reported_load_error: str | None = None  # the last load error a loader reported
+        self._loaded: asyncio.Event | None = None  # set while the state is not "loading"
 
     def model_changed(self) -> None:
         """Another model was loaded: whatever depends on the old one is stale."""
@@ -70,7 +73,19 @@ class ModelServer(LanguageServer):
     def set_status(self, state: str, message: str, **extra: Any) -> None:
         """Tell the client (status bar) what the engine is doing."""
         self.status = {"state": state, "message": message, **extra}
+        if self._loaded is not None:
+            self._loaded.clear() if state == "loading" else self._loaded.set()
         self.protocol.notify(STATUS, self.status)
+
+    async def until_loaded(self) -> None:
+        """Until the model has loaded, the server answered, or either failed (an invoked
+        request waits for it; LOAD_WAIT_S at most: a download may take an hour)."""
+        if self._loaded is None:
+            self._loaded = asyncio.Event()
+            if self.status.get("state") != "loading":
+                self._loaded.set()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._loaded.wait(), LOAD_WAIT_S)
 
     def from_thread(self, fn: Any, *args: Any) -> None:
         """Run fn on the event loop: engine events arrive on its reader thread."""

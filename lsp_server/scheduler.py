@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,8 +44,10 @@ class Scheduler:
         on_stats: Callable[[dict[str, Any]], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         text_of: Callable[[str], str | None] | None = None,
+        until_loaded: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
+        self.until_loaded = until_loaded  # an invoked request waits for a loading engine
         self.clock = clock
         self.settings = settings
         self.on_stats = on_stats or (lambda stats: None)
@@ -54,6 +57,7 @@ class Scheduler:
         self.counters = Counters()
         self.cost: float | None = None  # seconds a keystroke's generation takes, moving average
         self.last_uri: str | None = None  # where the user works: background work is for it
+        self.early_cancels: deque[Any] = deque(maxlen=16)  # requests cancelled on stdin's thread
 
     # -- document events ---------------------------------------------------------------------
     def forget(self, uri: str) -> None:
@@ -133,8 +137,10 @@ class Scheduler:
         invoked: bool = False,
         language: str = "",
         extra: str = "",
+        request: Any = None,
     ) -> Answer:
-        """Answer one inline request; newer requests for the same document supersede this one."""
+        """Answer one inline request; newer requests for the same document supersede this one.
+        `request` is the LSP request's id (a cancel read early names it: see stop_request)."""
         self.counters.requests += 1
         if uri != self.last_uri:
             self._leave(self.last_uri)
@@ -146,6 +152,7 @@ class Scheduler:
         self._wake(state)
         state.wake = asyncio.get_running_loop().create_future()
         pacing.note_pace(state, self.clock())
+        state.request = request
         try:
             answer = await self._answer(uri, state, ticket, prefix, suffix, invoked)
         except asyncio.CancelledError:
@@ -161,7 +168,7 @@ class Scheduler:
         """Cache, then a running generation that can still be shown, then a new one."""
         engine = self.engine()
         waited: Flight | None = None
-        delayed = False
+        delayed = loaded = False
         while True:
             cached = self.cache.get(prefix, suffix)
             if cached is not None:
@@ -171,6 +178,13 @@ class Scheduler:
                 self._drop_unshowable(engine, state, prefix, suffix)
                 return Answer(cached, "cache")
             if engine is None or not (engine.ready or engine.restartable):
+                if invoked and not loaded and self.until_loaded is not None:
+                    loaded = True  # asked for explicitly: worth waiting for the load (once)
+                    self.counters.waited_for_load += 1
+                    if not await self._wait(state, ticket, self.until_loaded()):
+                        return self._superseded()
+                    engine = self.engine()
+                    continue
                 self.counters.not_ready += 1
                 return Answer(None, "not-ready")
             current = self.text_of(uri)
@@ -179,7 +193,7 @@ class Scheduler:
             flight = state.flight
             if flight is not None and not flight.cancelled:
                 if self._showable(flight, prefix, suffix):
-                    flight.owner = ticket
+                    flight.owner, flight.request = ticket, state.request
                     if waited is None:
                         self.counters.attached += 1
                     waited = flight
@@ -201,9 +215,12 @@ class Scheduler:
                 if not await self._wait(state, ticket, asyncio.sleep(delay)):
                     return self._superseded()
                 continue
+            if state.request is not None and state.request in self.early_cancels:
+                return Answer(None, "cancelled")  # its cancel was read while it got here
             job = engine.submit(**_req(state, prefix, suffix, settings))
             self.counters.generations += 1
             flight = self._launch(state, prefix, suffix, job, owner=ticket)
+            flight.request = state.request
             early = watch_block_end(job, prefix, suffix, state.language)
             if not await self._wait(state, ticket, first(flight.landed, early)):
                 return self._superseded()
@@ -256,6 +273,20 @@ class Scheduler:
         if text is None or text == asked or not self._showable_in(flight, text):
             self._stop(engine, flight)
             self.counters.cancelled += 1
+
+    def stop_request(self, uri: str, request: Any) -> None:
+        """A $/cancelRequest read on the stdin thread (cancel_watch.py), for the newest request
+        of a document whose text has not changed since: stop its generation now, from that
+        thread, within the decode in progress. The event loop's cancel follows and finds it
+        stopped. Only attribute reads and engine.cancel (thread-safe) happen here."""
+        self.early_cancels.append(request)
+        state, engine = self.docs.get(uri), self.engine()
+        flight = state.flight if state is not None else None
+        if flight is None or engine is None or flight.cancelled or flight.request != request:
+            return
+        flight.cancelled = True
+        self.counters.early_cancels += 1
+        engine.cancel(flight.job)
 
     # -- flights -----------------------------------------------------------------------------
     def _launch(

@@ -14,12 +14,13 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from . import __version__, positions
+from .cancel_watch import CancelWatch
 from .completion import stats_line
 from .context_sources import ContextSources
 from .documents import Document, Documents
 from .download import DownloadError
 from .lsp_models import ModelServer
-from .lsp_protocol import internals
+from .lsp_protocol import internals, serve_stdio
 from .postprocess import Suggestion
 from .scheduler import Scheduler
 from .settings import DEFAULTS, Settings, parse_settings
@@ -35,10 +36,15 @@ class SeedCoderServer(ModelServer):
     def __init__(self, settings: Settings = DEFAULTS) -> None:
         super().__init__(settings)
         self.scheduler = Scheduler(
-            lambda: self.engine, lambda: self.settings, self._log_stats, text_of=self.text_of
+            lambda: self.engine,
+            lambda: self.settings,
+            self._log_stats,
+            text_of=self.text_of,
+            until_loaded=self.until_loaded,
         )
         self.documents = Documents()  # the editor's text, kept with LSP line rules
         self.context = ContextSources()  # snippets of the other open documents
+        self.cancel_watch = CancelWatch(self.scheduler.stop_request)  # on stdin's thread
         self.inline_client = True
         self.pending_warnings: list[str] = []  # from initializationOptions, shown once initialized
 
@@ -92,7 +98,13 @@ class SeedCoderServer(ModelServer):
             self.workspace.root_path,
         )
         answer = await self.scheduler.complete(
-            uri, text[:offset], text[offset:], invoked=invoked, language=language, extra=extra
+            uri,
+            text[:offset],
+            text[offset:],
+            invoked=invoked,
+            language=language,
+            extra=extra,
+            request=self.protocol.msg_id,
         )
         if (
             answer.suggestion is None
@@ -250,33 +262,38 @@ async def on_completion(
     return types.CompletionList(is_incomplete=True, items=[item])
 
 
-@server.feature(
-    types.WORKSPACE_EXECUTE_COMMAND, types.ExecuteCommandOptions(commands=[DOWNLOAD_COMMAND])
-)
-async def on_execute_command(ls: SeedCoderServer, params: types.ExecuteCommandParams) -> Any:
-    """seedCoder.server.downloadModel [name]: download then (re)load."""
-    if params.command != DOWNLOAD_COMMAND:
-        return None
+@server.command(DOWNLOAD_COMMAND)
+async def on_download_command(ls: SeedCoderServer, *args: Any) -> dict[str, Any]:
+    """seedCoder.server.downloadModel [name]: download then (re)load. pygls routes
+    workspace/executeCommand only to @server.command handlers (a feature handler never runs)."""
     from .registry import default_model_name, load_registry
 
-    name = (params.arguments or [None])[0] or ls.settings.model or default_model_name()
+    given = args[0] if args else None
+    if given is not None and not isinstance(given, str):
+        ls.tell_once(f"{DOWNLOAD_COMMAND} takes a registry model name, got {given!r}")
+        return {"ok": False, "error": "the argument must be a model name"}
+    name = given or ls.settings.model or default_model_name()
     if name not in load_registry():
-        ls.tell_once(f"{name!r} is not a registry model; nothing to download")
-        return {"ok": False}
+        message = f"{name!r} is not a registry model; nothing to download"
+        ls.tell_once(message)
+        return {"ok": False, "error": message}
     try:
         await ls.download(name)
     except DownloadError as exc:
         ls.tell_once(str(exc), types.MessageType.Error)
         return {"ok": False, "error": str(exc)}
     await ls.load_model(download=False)
-    return {"ok": True}
+    return {"ok": True, "model": name}
 
 
 @server.feature(STATS)
-def on_stats(ls: SeedCoderServer, _params: Any) -> dict[str, Any]:
-    """Counters and engine facts, for tests and benchmarks."""
+def on_stats(ls: SeedCoderServer, params: Any) -> dict[str, Any]:
+    """Counters and engine facts, for tests and benchmarks; with {uri}, the server's version
+    and hash of that document (is it in sync with the editor?), never its text."""
     engine = ls.engine
+    uri = params.get("uri") if isinstance(params, dict) else getattr(params, "uri", None)
     return {
+        "document": ls.documents.fingerprint(uri) if isinstance(uri, str) else None,
         **vars(ls.scheduler.counters),
         "decode_steps": engine.decode_steps if engine else 0,
         "evaluated_tokens": engine.evaluated_tokens if engine else 0,
@@ -303,7 +320,7 @@ def serve(settings: Settings = DEFAULTS) -> int:
     t0 = time.perf_counter()
     log.info("seed-coder-lsp %s starting (python %s)", __version__, sys.version.split()[0])
     try:
-        server.start_io()
+        serve_stdio(server, server.cancel_watch.seen)
     finally:
         server.shutdown_engine()
         log.info("stopped after %.1f s", time.perf_counter() - t0)

@@ -8,12 +8,15 @@ connection, a refusal (401 of a gated repository).
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 PIECE = 64 * 1024
@@ -115,3 +118,28 @@ def running(hub: Hub) -> Iterator[Hub]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def use_registry(monkeypatch: Any, tmp_path: Path, hub: Hub) -> Path:
+    """A registry entry `tiny-test` served by `hub` (its file test/tiny-GGUF/tiny.gguf), an
+    empty HF cache and HF_ENDPOINT at the hub, in this process's environment (and so in every
+    server or editor the test starts); returns where the downloaded file will be."""
+    data = hub.files["test/tiny-GGUF/tiny.gguf"]
+    extra = tmp_path / "registry.json"
+    entry = {
+        "repo": "test/tiny-GGUF",
+        "file": "tiny.gguf",
+        "size": len(data),
+        "size_exact": True,
+        "template": "seed-coder",
+    }
+    extra.write_text(json.dumps({"models": {"tiny-test": entry}}))
+    hf = tmp_path / "hf"
+    monkeypatch.setenv("SEED_CODER_LSP_REGISTRY", str(extra))
+    monkeypatch.setenv("SEED_CODER_LSP_CACHE", str(tmp_path / "ours"))
+    monkeypatch.setenv("HF_HOME", str(hf))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("SEED_CODER_LSP_MODEL", raising=False)
+    return hf / "hub" / "models--test--tiny-GGUF" / "snapshots" / COMMIT / "tiny.gguf"

@@ -72,12 +72,20 @@ def test_accepting_then_typing_on_shows_suggestions(quick: tuple[Path, dict]) ->
 
 def test_remote_engine_evaluates_what_the_local_engine_does(quick: tuple[Path, dict]) -> None:
     """The same sessions through llama-server: token-exact prompts in a slot of its own, so
-    the server evaluates only the new tokens too (its own counters), and every key is shown."""
+    the server evaluates only the new tokens too (its own counters). How many keys show a
+    suggestion before the next key depends on the machine's speed at that moment: only the
+    last key of each session (the user stops there) must show one, on any machine."""
     out, res = quick
     md = (out / "results.md").read_text(encoding="utf-8")
-    assert "| seed-coder-lsp, engine remote (llama-server), VS Code policy | 10 | 44 | 44 |" in md
+    assert "| seed-coder-lsp, engine remote (llama-server), VS Code policy | 10 | 44 |" in md
     remote, local = res["table"]["remote"]["10"], res["table"]["vscode"]["10"]
-    assert remote["shown"] == local["shown"] == 44
+    sessions = len(res["runs"]["remote"]["sessions"])
+    assert remote["keys"] == local["keys"] == 44
+    assert remote["answered"] == remote["requests"] == local["requests"] == 44
+    assert min(remote["shown"], local["shown"]) >= sessions == 2
+    for run in ("remote", "vscode"):
+        for session in res["runs"][run]["sessions"]:
+            assert session["keys"][-1]["shown_at"] is not None, (run, session["session"])
     assert remote["evaluated_tokens"] <= local["evaluated_tokens"] + 40
     cold = res["cold"]["remote"]
     assert cold["prompt_tokens"] > 3000 and cold["shown"]

@@ -446,3 +446,37 @@ def test_another_engines_cancel_leaves_a_job_alone(loop_server: Server) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_closing_while_connections_open_abandons_no_coroutine(tiny_server: Server) -> None:
+    """close() cancels only the engine's own tasks: cancelling anyio's connection attempts
+    directly (started, not yet run) printed "coroutine 'connect_tcp.<locals>.try_connect' was
+    never awaited" at the end of remote sessions. Checked in a fresh interpreter with warnings
+    on, closing at several moments of the connections' setup."""
+    import subprocess
+    import sys
+
+    script = f"""
+import gc, time, warnings
+warnings.simplefilter("always")
+from lsp_server.engines.remote import RemoteConfig, RemoteEngine
+for host in ("127.0.0.1", "localhost"):
+    for delay in (0, 0.0005, 0.001, 0.002, 0.005, 0.01):
+        engine = RemoteEngine(RemoteConfig({tiny_server.url!r}.replace("127.0.0.1", host)))
+        engine.wait_ready(30)
+        for k in range(6):
+            engine.submit(prefix="def f():\\n    ", suffix="\\n", max_tokens=20, doc=f"d{{k}}")
+        time.sleep(delay)
+        engine.close()
+        gc.collect()
+print("closed", flush=True)
+"""
+    ran = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert ran.returncode == 0 and "closed" in ran.stdout, ran.stderr[-3000:]
+    assert "never awaited" not in ran.stderr, ran.stderr[-3000:]

@@ -73,6 +73,7 @@ class RemoteEngine:
         self._seq = itertools.count(1)
         self._ready = threading.Event()
         self._tasks: dict[int, Any] = {}
+        self._own: set[asyncio.Task[Any]] = set()  # every task of ours on the loop
         self.prompts: RemotePrompts | None = None
         self._models: set[str] = set()  # model names the server's answers used
         self._probe: asyncio.Task[None] | None = None
@@ -127,9 +128,11 @@ class RemoteEngine:
             self._loop.close()
 
     async def _shutdown(self) -> None:
-        """Cancel every request and the probe, let them unwind (streams closed), then close."""
+        """Cancel our requests and the probe, let them unwind (streams closed), then close.
+        Only our own tasks: cancelling a library's inner task directly (anyio's connection
+        attempts, started but not yet run) leaves a coroutine that was never awaited."""
         me = asyncio.current_task()
-        pending = [t for t in asyncio.all_tasks() if t is not me]
+        pending = [t for t in self._own if t is not me]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -138,7 +141,17 @@ class RemoteEngine:
         await self._loop.shutdown_asyncgens()
 
     def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return asyncio.run_coroutine_threadsafe(self._tracked(coro), self._loop)
+
+    async def _tracked(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run coro as one of our tasks (the ones close() cancels)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._own.add(task)
+        try:
+            return await coro
+        finally:
+            self._own.discard(task)
 
     # -- connecting --------------------------------------------------------------------------
     async def _connect_until_up(self) -> None:
@@ -159,7 +172,7 @@ class RemoteEngine:
 
     def _start_probe(self) -> None:
         if self._probe is None or self._probe.done():
-            self._probe = asyncio.get_running_loop().create_task(self._probe_loop())
+            self._probe = asyncio.get_running_loop().create_task(self._tracked(self._probe_loop()))
 
     async def _probe_loop(self) -> None:
         while not self._closed:
@@ -325,7 +338,7 @@ class RemoteEngine:
         model = stats.get("model")
         if model and self._up and model not in self._models:
             self._models.add(model)
-            asyncio.get_running_loop().create_task(self._recheck())
+            asyncio.get_running_loop().create_task(self._tracked(self._recheck()))
 
     async def _recheck(self) -> None:
         assert self._client is not None and self.facts is not None

@@ -7,6 +7,7 @@ written by hand (the bundled client snapshots do not declare inline completion).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
 import sys
@@ -198,6 +199,11 @@ class Session:
             asyncio.wrap_future(self.client.protocol.send_request("seedCoder/stats", {})), 10
         )
 
+    async def fingerprint(self, uri: str) -> Any:
+        """The server's version, length and SHA-256 of a document (seedCoder/stats with a uri)."""
+        future = self.client.protocol.send_request("seedCoder/stats", {"uri": uri})
+        return (await asyncio.wait_for(asyncio.wrap_future(future), 10)).document
+
     def configure(self, settings: dict[str, Any]) -> None:
         self.client.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(settings={"seedCoder": settings})
@@ -236,6 +242,12 @@ class Session:
     def server_pid(self) -> int:
         assert self.client._server is not None
         return self.client._server.pid
+
+
+def fingerprint_of(text: str, version: int) -> dict[str, Any]:
+    """What seedCoder/stats reports for a document whose text is `text`."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return {"version": version, "length": len(text), "sha256": digest}
 
 
 def server_env() -> dict[str, str]:

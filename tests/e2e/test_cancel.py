@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from lsprotocol import types
@@ -50,8 +51,39 @@ async def test_cancel_request_stops_the_generation(models: Models) -> None:
         assert final.decode_steps - at_error.decode_steps <= 1
         assert final.cancelled - start.cancelled == 1
         assert final.generations - start.generations == 1
+        # Stopped where the cancel was read (stdin's thread), not after a trip through the
+        # event loop; steps counted from that moment: at most the one in progress completes.
+        assert final.early_cancels - start.early_cancels == 1
         assert final.wasted_steps - start.wasted_steps <= 1
 
         # The server still answers, and the worker is the same process (no restart needed).
         assert final.engine_pid == start.engine_pid
         assert final.engine_crashes == 0
+
+
+async def test_a_cancel_after_typing_or_a_newer_request_is_left_to_the_scheduler(
+    models: Models,
+) -> None:
+    """A cancel read after an edit of the document, or for a request that a newer one followed,
+    is not stopped early: the generation may still be what the newer state wants (here the
+    user typed the first characters of what the loop model writes, and a newer request
+    attached to the running generation). It runs on; the newer request is answered from it."""
+    settings = {"model": str(models.loop), "debounceMs": 0, "maxTokens": 400, "maxTimeMs": 60000}
+    async with lsp_session(settings) as server:
+        uri = "file:///e2e/cancel/typed.py"
+        server.open(uri, "def typed():\n    \n")
+        start = await server.stats()
+        first = server.send_inline(uri, types.Position(line=1, character=4), msg_id="old")
+        await server.wait_for(
+            lambda s: s.decode_steps >= start.decode_steps + 10, 10, "the generation to start"
+        )
+        cursor = server.insert(uri, len("def typed():\n    "), "ok")  # what it is writing
+        second = server.send_inline(uri, cursor, msg_id="new")
+        server.cancel("old")
+        with contextlib.suppress(JsonRpcException):  # superseded (empty) before the cancel
+            assert (await asyncio.wait_for(first, 5)).items == []
+        items = (await asyncio.wait_for(second, 20)).items
+        assert [i.insert_text for i in items][0].startswith("_42 = compute(1)")
+        final = await server.stats()
+        assert final.early_cancels == start.early_cancels
+        assert final.generations - start.generations == 1  # the newer request attached

@@ -7,17 +7,17 @@ The hub is a local stand-in (http.server on 127.0.0.1); no test touches the inte
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lsprotocol import types
 
 from tests.e2e.helpers import lsp_session, pid_alive
 from tests.e2e.raw_client import RawServer
-from tests.hub_standin import COMMIT, PIECE, Hub, running
+from tests.hub_standin import PIECE, Hub, running, use_registry
 from tests.tiny_model import DEFAULT_INFILL, write_tiny_model
 
 
@@ -32,32 +32,7 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
 def registry(tmp_path: Path, hub: Hub, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An extra registry entry pointing at the stand-in hub, and an empty HF cache; returns
     where the downloaded file will be."""
-    data = hub.files["test/tiny-GGUF/tiny.gguf"]
-    extra = tmp_path / "registry.json"
-    extra.write_text(
-        json.dumps(
-            {
-                "models": {
-                    "tiny-test": {
-                        "repo": "test/tiny-GGUF",
-                        "file": "tiny.gguf",
-                        "size": len(data),
-                        "size_exact": True,
-                        "template": "seed-coder",
-                    }
-                }
-            }
-        )
-    )
-    hf = tmp_path / "hf"
-    monkeypatch.setenv("SEED_CODER_LSP_REGISTRY", str(extra))
-    monkeypatch.setenv("SEED_CODER_LSP_CACHE", str(tmp_path / "ours"))
-    monkeypatch.setenv("HF_HOME", str(hf))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("SEED_CODER_LSP_MODEL", raising=False)
-    return hf / "hub" / "models--test--tiny-GGUF" / "snapshots" / COMMIT / "tiny.gguf"
+    return use_registry(monkeypatch, tmp_path, hub)
 
 
 def _incomplete(registry: Path) -> int:
@@ -166,3 +141,70 @@ def test_editor_closing_during_a_download_ends_the_server_at_once(registry: Path
         assert time.monotonic() - t0 < 2.0
         assert not pid_alive(server.proc.pid)
     assert not registry.exists()
+
+
+async def execute(s: Any, *arguments: Any) -> Any:
+    """workspace/executeCommand seedCoder.server.downloadModel, as the editors send it."""
+    params = types.ExecuteCommandParams(
+        command="seedCoder.server.downloadModel", arguments=list(arguments)
+    )
+    return await asyncio.wait_for(s.client.workspace_execute_command_async(params), 30)
+
+
+def test_the_download_command_is_advertised() -> None:
+    """Clients find the command in executeCommandProvider (pygls lists @server.command ones)."""
+    from lsp_server.server import DOWNLOAD_COMMAND, server
+
+    assert DOWNLOAD_COMMAND in server.protocol.fm.commands
+
+
+@pytest.mark.parametrize("with_name", [False, True])
+async def test_the_download_command_downloads_and_loads(
+    registry: Path, hub: Hub, with_name: bool
+) -> None:
+    async with lsp_session({"model": "tiny-test", "debounceMs": 0}, wait_ready=False) as s:
+        await s.wait_for(lambda st: st.status.state == "error", what="the offer")
+        assert hub.requests == []
+        commands = s.init.capabilities.execute_command_provider.commands
+        assert list(commands) == ["seedCoder.server.downloadModel"]
+        result = await execute(s, "tiny-test") if with_name else await execute(s)
+        assert result == {"ok": True, "model": "tiny-test"}
+        assert registry.is_file() and hub.gets() >= 1
+        await s.wait_ready()
+        uri = "file:///tmp/dl-command.py"
+        s.open(uri, "def f():\n    \n")
+        items = await s.inline(uri, types.Position(line=1, character=4))
+        assert [i.insert_text for i in items] == [DEFAULT_INFILL]
+
+
+async def test_the_download_command_refuses_an_unknown_name(registry: Path, hub: Hub) -> None:
+    async with lsp_session({"model": "tiny-test"}, wait_ready=False) as s:
+        result = await execute(s, "no-such-model")
+        assert result == {
+            "ok": False,
+            "error": "'no-such-model' is not a registry model; nothing to download",
+        }
+        bad = await execute(s, 42)
+        assert bad["ok"] is False and "model name" in bad["error"]
+        shown = [m.message for m in s.shown()]
+        assert "Seed-Coder: 'no-such-model' is not a registry model; nothing to download" in shown
+        assert hub.gets() == 0 and not registry.exists()
+        assert (await s.stats()).status.state == "error"  # still the offer; still answering
+
+
+async def test_the_download_command_reports_a_failing_hub(registry: Path, hub: Hub) -> None:
+    """A hub that refuses (401) and one that lacks the file (404): one clear error each, the
+    server goes on, and the same command works once the hub serves the file."""
+    data = hub.files.pop("test/tiny-GGUF/tiny.gguf")
+    async with lsp_session({"model": "tiny-test"}, wait_ready=False) as s:
+        missing = await execute(s)
+        assert missing["ok"] is False and "was not found (404)" in missing["error"]
+        hub.refuse = 401
+        refused = await execute(s, "tiny-test")
+        assert refused["ok"] is False and "needs a Hugging Face login" in refused["error"]
+        errors = [m.message for m in s.shown() if m.type == types.MessageType.Error]
+        assert errors == [f"Seed-Coder: {missing['error']}", f"Seed-Coder: {refused['error']}"]
+        assert not registry.exists()
+        hub.refuse, hub.files["test/tiny-GGUF/tiny.gguf"] = None, data
+        assert await execute(s) == {"ok": True, "model": "tiny-test"}
+        await s.wait_ready()

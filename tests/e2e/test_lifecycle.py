@@ -49,12 +49,11 @@ async def test_missing_model_says_what_to_do_and_answers_empty(models: Models) -
 
         uri = "file:///e2e/lifecycle/missing.py"
         server.open(uri, "def missing():\n    \n")
-        t0 = time.monotonic()
+        before = await server.stats()
         items = await server.inline(uri, CURSOR)
-        elapsed = time.monotonic() - t0
         assert items == []
-        assert elapsed < 1.0
         after = await server.stats()
+        assert after.not_ready == before.not_ready + 1  # answered at once: nothing to wait for
         assert after.generations == 0
         assert after.engine_pid is None
 

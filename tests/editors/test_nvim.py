@@ -162,6 +162,7 @@ def _start(
     encodings: list[str] | None = None,
     legacy_start: bool = False,
     nvim: str | None = None,
+    wait_ready: bool = True,
 ) -> Iterator[Editor]:
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(tmp_path / "xdg" / var.lower()))
@@ -178,7 +179,7 @@ def _start(
     ed = Editor(nv, path)
     try:
         nv.command(f"cd {proj}")
-        server_settings = {"model": str(model), "debounceMs": 0}
+        server_settings: dict[str, Any] = {"model": str(model), "debounceMs": 0}
         server_settings.update(settings or {})
         setup = {
             "cmd": [sys.executable, "-m", "lsp_server"],
@@ -209,7 +210,8 @@ def _start(
                 encodings * 3,  # x3: deep-extend merges lists index by index
             )
         nv.command(f"edit {path}")
-        ed.wait(lambda: ed.lua("return T.status()") == "ready", "seedCoder/status ready")
+        if wait_ready:
+            ed.wait(lambda: ed.lua("return T.status()") == "ready", "seedCoder/status ready")
         yield ed
     finally:
         with contextlib.suppress(Exception):  # Neovim exits under our feet
@@ -481,6 +483,35 @@ def test_disable_enable_and_status(editor: Editor) -> None:
     assert "ERROR" not in report, report
     assert "state: ready" in report, report
     assert "inlineCompletionProvider: true" in report, report
+
+
+@pytest.mark.parametrize("nvim", BOTH)
+def test_download_command_fetches_the_model_and_completions_follow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nvim: str, infill: str
+) -> None:
+    """`model = 'tiny-test'` is a registry model that is not on disk (a stand-in hub serves it):
+    the server waits for the user; :SeedCoderDownload fetches it, loads it, ghost text follows."""
+    from tests.hub_standin import Hub, running, use_registry
+
+    data = _tiny().write_tiny_model(tmp_path / "hub.gguf").read_bytes()
+    with running(Hub(files={"test/tiny-GGUF/tiny.gguf": data})) as hub:
+        target = use_registry(monkeypatch, tmp_path, hub)
+        with _start(tmp_path, monkeypatch, Path("tiny-test"), nvim=nvim, wait_ready=False) as ed:
+            ed.wait(lambda: ed.lua("return T.status()") == "error", "the not-downloaded status")
+            assert hub.gets() == 0 and not target.exists()
+            ed.nv.command("SeedCoderDownload")
+            ed.wait(lambda: ed.lua("return T.status()") == "ready", "the downloaded model")
+            assert target.is_file() and hub.gets() >= 1
+            result = ed.lua("return require('seed_coder').last_download")
+            assert result["result"] == {"ok": True, "model": "tiny-test"}
+            ed.nv.command("SeedCoderDownload no-such-model")
+            ed.wait(lambda: ed.lua("return require('seed_coder').last_download.result.ok")
+                    is False, "the refusal")  # fmt: skip
+            ed.feed("<Esc>")  # past the notifications' prompt
+            assert ed.mode() == "n"
+            ed.insert_at(BLANK_ROW)
+            mark = ed.wait_ghost()
+            assert mark["inline"] == infill.split("\n")[0]
 
 
 @pytest.mark.parametrize("nvim", BOTH)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.hub_standin import Hub, running, use_registry
+
 REPO = Path(__file__).resolve().parents[2]
 EXT_DIR = REPO / "editors" / "vscode"
 VSIX = EXT_DIR / "seed-coder-lsp.vsix"
@@ -63,7 +65,9 @@ def sample_document(infill: str) -> tuple[str, int, list[int]]:
     return "\n".join(lines), 6, [8, len(lines)]
 
 
-def test_vscode_inline_completion_end_to_end(tmp_path: Path) -> None:
+def test_vscode_inline_completion_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} not found on PATH")
@@ -74,7 +78,16 @@ def test_vscode_inline_completion_end_to_end(tmp_path: Path) -> None:
 
     infill = tiny_model.DEFAULT_INFILL
     model = tiny_model.write_tiny_model(tmp_path / "tiny.gguf", infill)
+    # The model setting names a registry model that is not downloaded: the driver runs
+    # "Seed-Coder: Download Model", which fetches it from a stand-in hub on 127.0.0.1.
+    with running(Hub(files={"test/tiny-GGUF/tiny.gguf": model.read_bytes()})) as hub:
+        target = use_registry(monkeypatch, tmp_path, hub)
+        _drive(infill)
+        assert target.is_file() and hub.gets() >= 1
 
+
+def _drive(infill: str) -> None:
+    """Run the driver (code-server + Chromium) once; fail with its output."""
     if not VSIX.exists():
         if not (EXT_DIR / "node_modules").exists():
             subprocess.run(["npm", "ci"], cwd=EXT_DIR, check=True, timeout=600)
@@ -84,7 +97,7 @@ def test_vscode_inline_completion_end_to_end(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "SEED_CODER_E2E_SERVER": json.dumps([sys.executable, "-m", "lsp_server"]),
-        "SEED_CODER_E2E_MODEL": str(model),
+        "SEED_CODER_E2E_DOWNLOAD": "tiny-test",
         "SEED_CODER_E2E_EXPECT": infill,
         # After typing "x" at module level every infill line is deeper than the cursor's block.
         "SEED_CODER_E2E_EXPECT_WORD": infill,

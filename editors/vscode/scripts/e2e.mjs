@@ -5,6 +5,9 @@
 // Env:
 //   SEED_CODER_E2E_SERVER     JSON array: command + args that start the language server (required)
 //   SEED_CODER_E2E_MODEL      value for seedCoder.model (optional)
+//   SEED_CODER_E2E_DOWNLOAD   a registry model name that is not downloaded yet (optional): it becomes
+//                             seedCoder.model, the status must show the error, then the command
+//                             "Seed-Coder: Download Model" must fetch it (HF_ENDPOINT: a stand-in hub)
 //   SEED_CODER_E2E_EXPECT     text the server suggests at the blank indented line (required)
 //   SEED_CODER_E2E_EXPECT_WORD  text suggested right after typing `x` on a fresh line (default: EXPECT)
 //   SEED_CODER_E2E_DOCUMENT   Python document to open (default below); BLANK_LINE is its 1-based
@@ -16,7 +19,7 @@
 //   SEED_CODER_E2E_ARTIFACTS  where a failure leaves screenshot + logs (default: ../e2e-artifacts)
 //   SEED_CODER_E2E_TIMEOUT_MS per-step wait (default 90000)
 //   SEED_CODER_E2E_KEEP       keep the temp dir (user data, logs, workspace) after the run
-// Checks: (c) status bar ready, (a) ghost text + Tab at a blank line in a function, (b) after a
+// Checks: (e) with SEED_CODER_E2E_DOWNLOAD, the download command, (c) status bar ready, (a) ghost text + Tab at a blank line in a function, (b) after a
 // typed word, (d) Seed-Coder: Toggle -> "disabled" and back.
 // Exit code 0 = all checks passed, 1 = a check failed (artifacts saved), 2 = bad setup.
 import { spawn, spawnSync } from 'node:child_process';
@@ -155,6 +158,8 @@ async function main() {
     'seedCoder.logLevel': 'debug',
   };
   if (process.env.SEED_CODER_E2E_MODEL) settings['seedCoder.model'] = process.env.SEED_CODER_E2E_MODEL;
+  const download = process.env.SEED_CODER_E2E_DOWNLOAD || '';
+  if (download) settings['seedCoder.model'] = download;
   fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
   log(`temp dir ${tmp}; server command ${show(server)}`);
 
@@ -200,13 +205,33 @@ async function main() {
       return `${(icon || '').match(/codicon-[\w-]+/g)?.filter((c) => c !== 'codicon-modifier-spin').join(' ') ?? ''} | ${nbsp(await statusItem.first().innerText()).trim()}`;
     };
     let lastStatus = '';
+    const runCommand = async (title) => {
+      await page.keyboard.press('F1');
+      await page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible' });
+      await page.keyboard.type(title);
+      await until(`"${title}" in the command palette`, () => page.locator('.quick-input-list .monaco-list-row', { hasText: title }).count(), 10000);
+      await page.keyboard.press('Enter');
+    };
+    if (download) {
+      // (e) The model is not on disk: the server says so (and never fetches it unasked) until the
+      // user runs the download command.
+      await until('the status bar to show that the model is not downloaded', async () => {
+        const s = await statusText();
+        if (s !== lastStatus) log(`status bar: ${show(s)}`);
+        lastStatus = s;
+        return s.includes('codicon-error');
+      });
+      await runCommand('Seed-Coder: Download Model');
+      log('(e) ran "Seed-Coder: Download Model"');
+    }
     await until('the Seed-Coder status bar item to show ready ($(check))', async () => {
       const s = await statusText();
       if (s !== lastStatus) log(`status bar: ${show(s)}`);
       lastStatus = s;
-      if (s.includes('codicon-error')) throw new Error(`status bar shows an error: ${s} (tooltip in the extension log)`);
+      if (s.includes('codicon-error') && !download) throw new Error(`status bar shows an error: ${s} (tooltip in the extension log)`);
       return s.includes('codicon-check');
     });
+    if (download) log('PASS (e) the download command fetched the model and the server loaded it');
     log('PASS (c) status bar ready');
 
     // Open the file.
@@ -251,13 +276,6 @@ async function main() {
         throw new Error(`${e.message}; ghost text now: ${show(await ghostText())}`);
       });
       log(`${what}: ghost text shown: ${show(await ghostText())}`);
-    };
-    const runCommand = async (title) => {
-      await page.keyboard.press('F1');
-      await page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible' });
-      await page.keyboard.type(title);
-      await until(`"${title}" in the command palette`, () => page.locator('.quick-input-list .monaco-list-row', { hasText: title }).count(), 10000);
-      await page.keyboard.press('Enter');
     };
     const trigger = async (what) => {
       // VS Code requests inline completions as you type, not when the cursor merely moves there.

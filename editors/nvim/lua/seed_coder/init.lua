@@ -114,19 +114,29 @@ function M.status_line()
   return table.concat(parts, ' ')
 end
 
---- Asks the server to download the configured registry model: it never downloads unasked.
-function M.download()
+--- Asks the server to download a registry model (`name`, or the configured one): it never
+--- downloads unasked. The server reports progress and errors itself; the outcome is echoed.
+function M.download(name)
   local lsp = require('seed_coder.lsp')
   local client = vim.lsp.get_clients({ name = lsp.name })[1]
   if not client then
     vim.notify('seed_coder: the server is not running', vim.log.levels.WARN)
     return
   end
-  local params = { command = 'seedCoder.server.downloadModel', arguments = {} }
+  local args = (name and name ~= '') and { name } or {}
+  local params = { command = 'seedCoder.server.downloadModel', arguments = args }
+  local function done(err, result)
+    M.last_download = { err = err, result = result }
+    if err then
+      vim.notify('seed_coder: download failed: ' .. tostring(err.message), vim.log.levels.ERROR)
+    elseif type(result) == 'table' and result.ok then
+      vim.notify('seed_coder: downloaded ' .. tostring(result.model), vim.log.levels.INFO)
+    end
+  end
   if vim.fn.has('nvim-0.11') == 1 then
-    client:request('workspace/executeCommand', params, function() end)
+    client:request('workspace/executeCommand', params, done)
   else
-    client.request('workspace/executeCommand', params, function() end)
+    client.request('workspace/executeCommand', params, done)
   end
 end
 
