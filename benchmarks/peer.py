@@ -252,7 +252,8 @@ class LlamaVimPeer:
 
 # -- self-check -------------------------------------------------------------------------------
 async def _self_check() -> int:
-    """Type 20 characters at 10/s into a new line in the middle of lsp_server/engines/local.py."""
+    """Type 20 characters at 10/s into a new line in the middle of the local engine's
+    supervisor.py."""
     from statistics import median
 
     from tests.tiny_model import write_bench_model
@@ -261,7 +262,7 @@ async def _self_check() -> int:
     if binary is None:
         return 1
     lines = (
-        (Path(__file__).resolve().parent.parent / "lsp_server/engines/local.py")
+        (Path(__file__).resolve().parent.parent / "lsp_server/engines/local/supervisor.py")
         .read_text()
         .split("\n")
     )

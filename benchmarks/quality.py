@@ -148,9 +148,9 @@ def score(tasks_: list[Task], outputs: list[tuple[str, str]], raw: bool) -> dict
 
 def run_engine(tasks_: list[Task], args: argparse.Namespace, model: Path | None) -> list[Any]:
     """Each task through the engine and the post-processing; (suggestion, raw) per task."""
-    from lsp_server.completion import finish, payload
-    from lsp_server.fim import ALL_MARKER_TEXTS
-    from lsp_server.postprocess import cut_at_stop
+    from lsp_server.keystroke.completion import finish, payload
+    from lsp_server.postprocess.rules import cut_at_stop
+    from lsp_server.prompt.fim import ALL_MARKER_TEXTS
     from lsp_server.settings import parse_settings
 
     # The shipped settings, except the time budget: scores must not depend on the machine.
@@ -186,7 +186,7 @@ def _engine(settings: Any) -> Any:
 
 def run_oracle(tasks_: list[Task]) -> list[Any]:
     """The true text as the model's output, ended by EOS: what a perfect model would give."""
-    from lsp_server.postprocess import postprocess
+    from lsp_server.postprocess.rules import postprocess
 
     out = []
     for t in tasks_:

@@ -45,7 +45,7 @@ async def soak(model: Path, keys: int, log: Path, samples: int = 20) -> dict[str
     await server.start()
     server_pid = server.client._server.pid
     series: list[dict[str, float]] = []
-    base = (REPO / "lsp_server" / "context.py").read_text(encoding="utf-8")
+    base = (REPO / "lsp_server" / "prompt" / "window.py").read_text(encoding="utf-8")
     try:
         typed, n_doc, doc = 0, 0, None
         while typed < keys:

@@ -11,8 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-BIG_SOURCES = ("lsp_server/runner.py", "lsp_server/scheduler.py", "lsp_server/server.py")
-COLD_SOURCES = ("lsp_server/context.py", "lsp_server/postprocess.py", "lsp_server/fim.py")
+BIG_SOURCES = (
+    "lsp_server/engines/local/runner.py",
+    "lsp_server/keystroke/scheduler.py",
+    "lsp_server/lsp/server.py",
+)
+COLD_SOURCES = (
+    "lsp_server/prompt/window.py",
+    "lsp_server/postprocess/rules.py",
+    "lsp_server/prompt/fim.py",
+)
 
 
 @dataclass

@@ -9,8 +9,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .settings import DEFAULTS, LOG_LEVELS, WIRE, Settings, parse_settings, schema, wire_name
+from lsp_server import __version__
+from lsp_server.settings import (
+    DEFAULTS,
+    LOG_LEVELS,
+    WIRE,
+    Settings,
+    parse_settings,
+    schema,
+    wire_name,
+)
 
 log = logging.getLogger("seed_coder_lsp")
 
@@ -96,7 +104,7 @@ def parse_location(location: str) -> tuple[Path, int, int]:
 def cursor_offset(text: str, line: int, col: int) -> int:
     """Character offset of (line, col); columns count characters; lines end only at \n, \r\n
     or \r, as editors count them (not at form feeds or U+2028 as str.splitlines does)."""
-    from .positions import UTF32, line_starts, offset_at
+    from lsp_server.lsp.positions import UTF32, line_starts, offset_at
 
     starts = line_starts(text)
     if line >= len(starts):
@@ -111,13 +119,13 @@ def cursor_offset(text: str, line: int, col: int) -> int:
 
 def start_engine(settings: Settings) -> Any:
     """A started engine with the model loaded (or the server connected), or a CliError."""
-    from .engines import EngineError
+    from lsp_server.engines import EngineError
 
     if settings.engine == "remote":
         return _remote_engine(settings)
-    from .engines.local import LocalEngine
-    from .model_check import ModelError
-    from .model_setup import locate_model, worker_config
+    from lsp_server.engines.local.supervisor import LocalEngine
+    from lsp_server.model_files.model_check import ModelError
+    from lsp_server.model_files.model_setup import locate_model, worker_config
 
     try:
         model = locate_model(settings)
@@ -136,8 +144,8 @@ def start_engine(settings: Settings) -> Any:
 
 def _remote_engine(settings: Settings) -> Any:
     """--engine remote: connected to --remote-url, or a CliError naming the cause."""
-    from .engines import EngineError
-    from .engines.remote import RemoteConfig, RemoteEngine
+    from lsp_server.engines import EngineError
+    from lsp_server.engines.remote.client import RemoteConfig, RemoteEngine
 
     url = settings.remote_url.strip()
     if not url.startswith(("http://", "https://")):
@@ -156,9 +164,9 @@ def _remote_engine(settings: Settings) -> Any:
 
 def cmd_complete(args: argparse.Namespace) -> int:
     """Print the suggestion for a cursor in a file (exactly the text that would be inserted)."""
-    from .completion import finish, payload, stats_line
-    from .engines import EngineError
-    from .syntax import language_of_path
+    from lsp_server.engines import EngineError
+    from lsp_server.keystroke.completion import finish, payload, stats_line
+    from lsp_server.postprocess.syntax import language_of_path
 
     settings = settings_from_args(args)
     path, line, col = parse_location(args.location)
@@ -189,8 +197,8 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Backend, model facts and one timed smoke infill, for bug reports and setup checks."""
-    from .model_check import ModelError
-    from .model_setup import locate_model
+    from lsp_server.model_files.model_check import ModelError
+    from lsp_server.model_files.model_setup import locate_model
 
     settings = settings_from_args(args)
     if settings.engine == "remote":
@@ -232,7 +240,7 @@ def _doctor_remote(settings: Settings) -> int:
     """The server, the API detected, its model, the FIM template and one timed infill."""
     import os
 
-    from .settings import API_KEY_ENV
+    from lsp_server.settings import API_KEY_ENV
 
     key = "set" if os.environ.get(API_KEY_ENV) else "not set"
     print(f"engine: remote; API key (${API_KEY_ENV}): {key}")
@@ -252,7 +260,7 @@ def _print_info(info: dict[str, Any], keys: tuple[str, ...]) -> None:
 
 def _smoke(engine: Any, settings: Settings) -> None:
     """One timed infill on a fixed snippet."""
-    from .completion import finish, payload, stats_line
+    from lsp_server.keystroke.completion import finish, payload, stats_line
 
     prefix, suffix = "def fibonacci(n):\n    ", "\n\nprint(fibonacci(10))\n"
     t0 = time.perf_counter()
@@ -265,7 +273,7 @@ def _smoke(engine: Any, settings: Settings) -> None:
 
 def _cold_window_line(info: dict[str, Any], settings: Settings) -> str:
     """What the latency target means on this machine: the window of a newly opened file."""
-    from .runner import cold_tokens
+    from lsp_server.prompt.window import cold_tokens
 
     full = settings.context_length - settings.max_tokens - 8
     target = settings.latency_target_ms
@@ -280,8 +288,8 @@ def _cold_window_line(info: dict[str, Any], settings: Settings) -> str:
 
 def cmd_download(args: argparse.Namespace) -> int:
     """Fetch a registry model into the cache with a progress bar."""
-    from .download import DownloadError, download_model, stderr_progress
-    from .registry import default_model_name, load_registry
+    from lsp_server.model_files.download import DownloadError, download_model, stderr_progress
+    from lsp_server.model_files.registry import default_model_name, load_registry
 
     registry = load_registry()
     name = args.name or default_model_name()
@@ -298,7 +306,12 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_models(_args: argparse.Namespace) -> int:
     """What is on disk (registry models, GGUFs in the Hugging Face cache) and what is not yet
     downloaded, with sizes and places; reads the disk only."""
-    from .registry import cached_ggufs, default_model_name, load_registry, registry_file
+    from lsp_server.model_files.registry import (
+        cached_ggufs,
+        default_model_name,
+        load_registry,
+        registry_file,
+    )
 
     default = default_model_name()
     print(f"  {'model':34} {'size':>8}  {'on disk':8} where")
@@ -343,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         if args.command is None:
-            from .server import serve
+            from lsp_server.lsp.server import serve
 
             return serve(settings_from_args(args))
         return commands[args.command](args)

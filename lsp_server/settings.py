@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fim import TEMPLATES_BY_NAME
+from lsp_server.prompt.fim import TEMPLATES_BY_NAME
 
 FIM_TEMPLATE_CHOICES = ("auto", *TEMPLATES_BY_NAME)
 LOG_LEVELS = ("error", "warning", "info", "debug")

@@ -52,7 +52,7 @@ RunnerFactory = Callable[..., Any]
 @pytest.fixture(scope="session")
 def make_runner() -> Iterator[RunnerFactory]:
     """Build a worker Runner in this process (milliseconds for a tiny model); cached per config."""
-    from lsp_server.runner import Runner, WorkerConfig
+    from lsp_server.engines.local.runner import Runner, WorkerConfig
 
     cache: dict[tuple[Any, ...], Any] = {}
 

@@ -90,7 +90,7 @@ def rates(post: Post, *, run_on: bool) -> dict[str, tuple[int, int]]:
 
 
 def main() -> int:
-    from lsp_server.postprocess import postprocess
+    from lsp_server.postprocess.rules import postprocess
 
     def post(prefix: str, suffix: str, raw: str, run_on: bool) -> Any:
         return postprocess(prefix, suffix, raw, **_extra(run_on))
@@ -106,7 +106,7 @@ def _extra(run_on: bool) -> dict[str, Any]:
     """Keyword arguments this version of postprocess understands (stop reason, language)."""
     import inspect
 
-    from lsp_server.postprocess import postprocess
+    from lsp_server.postprocess.rules import postprocess
 
     params = inspect.signature(postprocess).parameters
     extra: dict[str, Any] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lsp_server.cancel_watch import CancelWatch
+from lsp_server.lsp.cancel_watch import CancelWatch
 
 INLINE, CHANGE = "textDocument/inlineCompletion", "textDocument/didChange"
 

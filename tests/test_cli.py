@@ -232,7 +232,7 @@ def test_models_lists_what_is_on_disk_and_what_is_not(env, tmp_path: Path) -> No
     other = [line for line in again if "someone/coder-GGUF:coder.Q8_0.gguf" in line]
     assert len(other) == 1 and "  yes  " in other[0]
     # and it can be used by its hub spec, found without the network
-    from lsp_server.registry import resolve_model
+    from lsp_server.model_files.registry import resolve_model
 
     os_env = {k: os.environ.get(k) for k in ("HF_HOME", "HF_HUB_CACHE")}
     try:

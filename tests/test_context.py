@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from lsp_server.context import SLACK, Budget, budget_for, choose_window
+from lsp_server.prompt.window import SLACK, Budget, budget_for, choose_window
 
 
 def per_char(text: str) -> list[int]:
@@ -207,7 +207,7 @@ def test_bad_or_stale_hints_are_ignored(hint: tuple[int, int]) -> None:
 def test_text_too_long_to_fit_is_never_tokenized() -> None:
     """A 20,000-line file: the tokenizer only sees text that could fit the budget (the remote
     engine pays an HTTP request per block it sees)."""
-    from lsp_server.context import MAX_CHARS_PER_TOKEN
+    from lsp_server.prompt.window import MAX_CHARS_PER_TOKEN
 
     seen: list[int] = []
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lsp_server.prompt import build_prompt
+from lsp_server.prompt.tokens import build_prompt
 
 EXTRA = "# Compare this snippet from helpers.py:\n# def parse_config(path):\n#     return path\n"
 PREFIX = "def main(path):\n    config = "

@@ -9,8 +9,8 @@ import re
 import pytest
 from pygls.workspace import TextDocument
 
-from lsp_server.documents import Documents
-from lsp_server.positions import UTF8, UTF16, UTF32, units
+from lsp_server.lsp.documents import Documents
+from lsp_server.lsp.positions import UTF8, UTF16, UTF32, units
 
 ODD = ["\f", "\v", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "é", "😀", "\t"]
 PIECES = ["a", "bc", " ", "\n", "\r\n", "\r", *ODD]

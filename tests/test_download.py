@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.download import DownloadError, download_model, model_url, stderr_progress
-from lsp_server.registry import ModelEntry, resolve_model
+from lsp_server.model_files.download import (
+    DownloadError,
+    download_model,
+    model_url,
+    stderr_progress,
+)
+from lsp_server.model_files.registry import ModelEntry, resolve_model
 from tests.hub_standin import COMMIT, Hub, running
 
 DATA = b"GGUF" + bytes(range(256)) * 10_000  # 2.5 MB: several progress reports

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from lsp_server.engines import EngineCrashed, EngineError, Job
-from lsp_server.engines.local import LocalEngine as Engine
-from lsp_server.model_check import ModelError
-from lsp_server.model_setup import locate_model
-from lsp_server.runner import WorkerConfig
+from lsp_server.engines.local.runner import WorkerConfig
+from lsp_server.engines.local.supervisor import LocalEngine as Engine
+from lsp_server.model_files.model_check import ModelError
+from lsp_server.model_files.model_setup import locate_model
 from lsp_server.settings import Settings
 from tests.tiny_model import DEFAULT_INFILL, split_infill
 

@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server import fim
-from lsp_server.fim import TEMPLATES, TEMPLATES_BY_NAME, FimIds, assemble, detect, split_markers
+from lsp_server.prompt import fim
+from lsp_server.prompt.fim import (
+    TEMPLATES,
+    TEMPLATES_BY_NAME,
+    FimIds,
+    assemble,
+    detect,
+    split_markers,
+)
 
 PRE, SUF, MID, BOS = 3, 4, 5, 0
 

@@ -77,19 +77,83 @@ def test_the_checker_finds_a_cycle() -> None:
 
 def test_the_keystroke_path_knows_nothing_about_models_or_workers() -> None:
     g = graph("lsp_server")
-    seen, todo = set(), ["lsp_server.scheduler"]
+    seen, todo = set(), ["lsp_server.keystroke.scheduler"]
     while todo:
         mod = todo.pop()
         if mod not in seen:
             seen.add(mod)
             todo.extend(g.get(mod, ()))
-    heavy = {"runner", "worker", "engines", "registry", "model_check", "download", "model_setup"}
+    heavy = {"engines", "model_files", "lsp"}
     assert not {m.split(".")[1] for m in seen if "." in m} & heavy, sorted(seen)
-    assert "lsp_server.flights" in seen  # the walk does follow the scheduler's imports
+    assert "lsp_server.keystroke.flights" in seen  # the walk does follow the scheduler's imports
 
 
 def test_the_graph_sees_subpackages() -> None:
     g = graph("lsp_server")
-    assert "lsp_server.runner" in g["lsp_server.engines.local"]
-    assert "lsp_server.engines" in g["lsp_server.engines.remote"]
-    assert "lsp_server.engines.remote_api" in g["lsp_server.engines.remote"]
+    assert "lsp_server.engines.local.runner" in g["lsp_server.engines.local.supervisor"]
+    assert "lsp_server.engines" in g["lsp_server.engines.remote.client"]
+    assert "lsp_server.engines.remote.dialects" in g["lsp_server.engines.remote.client"]
+
+
+def stage(module: str) -> str:
+    """The package a module belongs to: lsp, keystroke, prompt, postprocess, engines.local,
+    engines.remote, engines, model_files, or the top-level module's own name."""
+    parts = module.split(".")[1:]
+    if parts[:2] in (["engines", "local"], ["engines", "remote"]):
+        return ".".join(parts[:2])
+    return parts[0] if parts else "lsp_server"
+
+
+def imports_of(package: str) -> set[tuple[str, str]]:
+    """(module, imported module) for every import of `package`'s modules (pygls included)."""
+    out = set()
+    for path in sorted((ROOT / "lsp_server").rglob("*.py")):
+        name = _module(path)
+        if stage(name) != package and not name.startswith(f"lsp_server.{package}."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                out.add((name, node.module or ""))
+            elif isinstance(node, ast.Import):
+                out |= {(name, a.name) for a in node.names}
+    return out
+
+
+PYGLS = ("pygls", "lsprotocol")
+
+
+def test_only_lsp_imports_pygls_and_only_cli_imports_lsp() -> None:
+    g = graph("lsp_server")
+    for module, deps in g.items():
+        if stage(module) != "lsp" and module != "lsp_server.cli":
+            assert not {d for d in deps if stage(d) == "lsp"}, (module, deps)
+    for package in ("keystroke", "prompt", "postprocess", "engines", "engines.local",
+                    "engines.remote", "model_files", "settings", "cli"):  # fmt: skip
+        bad = {(m, i) for m, i in imports_of(package) if i.split(".")[0] in PYGLS}
+        assert not bad, bad
+
+
+def test_the_direction_of_the_stages() -> None:
+    """prompt/ and postprocess/ import no engine; the engines never import each other, the
+    keystroke path or lsp/; model files never the keystroke path."""
+    g = graph("lsp_server")
+    forbidden = {
+        "prompt": {"engines", "engines.local", "engines.remote", "keystroke", "model_files"},
+        "postprocess": {"engines", "engines.local", "engines.remote", "keystroke", "prompt"},
+        "engines.local": {"engines.remote", "keystroke", "model_files"},
+        "engines.remote": {"engines.local", "keystroke", "model_files"},
+        "engines": {"keystroke", "model_files"},
+        "keystroke": {"engines.local", "engines.remote", "model_files"},
+        "model_files": {"keystroke"},
+    }
+    for module, deps in g.items():
+        banned = forbidden.get(stage(module), set())
+        bad = {d for d in deps if stage(d) in banned}
+        assert not bad, f"{module} imports {sorted(bad)}"
+
+
+def test_the_checker_sees_a_forbidden_import() -> None:
+    assert stage("lsp_server.engines.local.runner") == "engines.local"
+    assert stage("lsp_server.prompt.fim") == "prompt"
+    assert stage("lsp_server.cli") == "cli"
+    assert ("lsp_server.lsp.server", "pygls.workspace") in imports_of("lsp")

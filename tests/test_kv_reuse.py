@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lsp_server.kv_reuse import Move, plan_reuse
-from lsp_server.vocabulary import line_blocks
+from lsp_server.engines.local.kv_reuse import Move, plan_reuse
+from lsp_server.prompt.tokens import line_blocks
 from tests.conftest import RunnerFactory
 from tests.tiny_model import DEFAULT_INFILL
 
@@ -184,7 +184,7 @@ def test_a_keystroke_plans_the_cache_reuse_once(
 ) -> None:
     """With the latency target on, a warm keystroke does not plan the reuse twice (once to
     size the window, once to evaluate it): the sizing check is a vectorized prefix compare."""
-    import lsp_server.runner as runner_module
+    import lsp_server.engines.local.runner as runner_module
 
     runner = make_runner(tiny_model, n_ctx=512)
     runner.llm.reset()

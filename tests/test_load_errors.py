@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from lsp_server import lsp_models
-from lsp_server.server import SeedCoderServer
+from lsp_server.lsp import model_life as lsp_models
+from lsp_server.lsp.server import SeedCoderServer
 
 
 def test_an_unexpected_failure_ends_in_the_error_status_and_one_message(

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server import registry
-from lsp_server.model_check import ModelError, check_model_file
-from lsp_server.registry import (
+from lsp_server.model_files import registry
+from lsp_server.model_files.model_check import ModelError, check_model_file
+from lsp_server.model_files.registry import (
     ModelEntry,
     default_model_name,
     load_registry,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lsp_server.context_sources import ContextSources
-from lsp_server.neighbors import OtherDoc, excluded, extra_context, query, render, select
+from lsp_server.prompt.context_sources import ContextSources
+from lsp_server.prompt.neighbors import OtherDoc, excluded, extra_context, query, render, select
 
 HELPERS = (
     "import os\n\n\n"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lsp_server.positions import UTF8, UTF16, UTF32, line_starts, offset_at, position_at
+from lsp_server.lsp.positions import UTF8, UTF16, UTF32, line_starts, offset_at, position_at
 
 TEXT = "ab😀c\r\nxy\rz"  # CRLF, lone CR, an emoji outside the BMP, no final newline
 
@@ -51,7 +51,7 @@ def test_empty_document() -> None:
 
 def test_a_megabyte_single_line_takes_the_ascii_fast_path(monkeypatch) -> None:
     """Minified JS: one 1 MB line costs no walk over its characters per request."""
-    from lsp_server import positions
+    from lsp_server.lsp import positions
 
     line = "a=1;" * 250_000
     text = line + "\n"

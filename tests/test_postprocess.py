@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from lsp_server import postprocess as pp
-from lsp_server.postprocess import Suggestion, postprocess
+from lsp_server.postprocess import rules as pp
+from lsp_server.postprocess.rules import Suggestion, postprocess
 
 GOLDEN_PATH = Path(__file__).parent / "golden" / "postprocess.json"
 GOLDEN: list[dict[str, Any]] = json.loads(GOLDEN_PATH.read_text(encoding="utf-8"))
@@ -74,7 +74,7 @@ def test_suggestion_defaults_and_is_frozen() -> None:
 
 
 def test_every_fim_family_marker_is_cut_without_stop_texts() -> None:
-    from lsp_server.fim import ALL_MARKER_TEXTS
+    from lsp_server.prompt.fim import ALL_MARKER_TEXTS
 
     for marker in ALL_MARKER_TEXTS:
         assert pp.cut_at_stop(f"keep{marker}drop") == "keep", marker

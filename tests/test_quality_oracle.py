@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lsp_server.postprocess import postprocess, settled
+from lsp_server.postprocess.rules import postprocess, settled
 from tests.oracle import RUN_ON_CHARS, cases, rates
 
 

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from lsp_server.engines import EngineError
-from lsp_server.engines import remote_api as api
-from lsp_server.engines.remote import RemoteConfig, RemoteEngine
-from lsp_server.fim import ALL_MARKER_TEXTS
+from lsp_server.engines.remote import dialects as api
+from lsp_server.engines.remote.client import RemoteConfig, RemoteEngine
+from lsp_server.prompt.fim import ALL_MARKER_TEXTS
 from lsp_server.settings import API_KEY_ENV
 from tests.remote_server import Server, free_port
 from tests.tiny_model import DEFAULT_INFILL
@@ -362,8 +362,8 @@ def test_cold_windows_are_capped_by_the_speed_the_server_showed() -> None:
     that slot is not capped. Pure prompt logic: the tokenizer is one id per byte here."""
     import asyncio
 
-    from lsp_server.engines.remote_prompt import RemotePrompts
-    from lsp_server.fim import TEMPLATES_BY_NAME, bind
+    from lsp_server.engines.remote.prompt import RemotePrompts
+    from lsp_server.prompt.fim import TEMPLATES_BY_NAME, bind
 
     marks = {m: 100_000 + i for i, m in enumerate(ALL_MARKER_TEXTS)}
     fim = bind(TEMPLATES_BY_NAME["seed-coder"], marks.get)
@@ -459,7 +459,7 @@ def test_closing_while_connections_open_abandons_no_coroutine(tiny_server: Serve
     script = f"""
 import gc, time, warnings
 warnings.simplefilter("always")
-from lsp_server.engines.remote import RemoteConfig, RemoteEngine
+from lsp_server.engines.remote.client import RemoteConfig, RemoteEngine
 for host in ("127.0.0.1", "localhost"):
     for delay in (0, 0.0005, 0.001, 0.002, 0.005, 0.01):
         engine = RemoteEngine(RemoteConfig({tiny_server.url!r}.replace("127.0.0.1", host)))

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from lsp_server.postprocess import Suggestion
-from lsp_server.scheduler import Scheduler
+from lsp_server.keystroke.scheduler import Scheduler
+from lsp_server.postprocess.rules import Suggestion
 from lsp_server.settings import DEFAULTS, Settings
 
 PREFIX, SUFFIX = "def f():\n    ", "\n"
@@ -198,7 +198,7 @@ async def test_closed_document_cancels_its_generation() -> None:
 
 
 def test_debounce_follows_generation_cost_against_typing_pace() -> None:
-    from lsp_server.flights import DocState
+    from lsp_server.keystroke.flights import DocState
 
     sched, _ = make()
     base = dataclasses.replace(DEFAULTS, debounce_ms=30)
@@ -394,7 +394,7 @@ async def test_speculative_next_suggestion_after_a_shown_one() -> None:
 async def test_capped_window_grows_in_the_background_and_gives_way_to_keys(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("lsp_server.scheduler.GROW_PAUSE_S", 0.01)
+    monkeypatch.setattr("lsp_server.keystroke.background.GROW_PAUSE_S", 0.01)
     sched, engine = make()
     task = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
     await until(lambda: engine.jobs)
@@ -457,7 +457,7 @@ async def test_edit_pause_starts_the_generation_before_the_client_asks(
 ) -> None:
     """Neovim 0.12 asks 200 ms after the last key: the server starts at 100 ms, so the
     request finds the suggestion ready (and VS Code, asking at once, never triggers it)."""
-    monkeypatch.setattr("lsp_server.scheduler.EAGER_PAUSE_S", 0.02)
+    monkeypatch.setattr("lsp_server.keystroke.scheduler.EAGER_PAUSE_S", 0.02)
     sched, engine = make()
     first = asyncio.ensure_future(sched.complete("u", PREFIX, SUFFIX))
     await until(lambda: engine.jobs)
@@ -490,7 +490,7 @@ async def test_no_eager_generation_for_documents_never_asked_about() -> None:
 
 
 def test_suggestion_cache_is_bounded_by_size_too() -> None:
-    from lsp_server.suggestion_cache import SuggestionCache
+    from lsp_server.keystroke.suggestion_cache import SuggestionCache
 
     cache = SuggestionCache(size=64, chars=1000)
     for i in range(10):
@@ -530,7 +530,7 @@ async def test_a_request_waiting_on_a_closed_document_starts_nothing() -> None:
 def test_suggestion_cache_holds_the_text_near_the_cursor_not_documents() -> None:
     """64 suggestions in a 1 MB document cost kilobytes; a lookup still checks the whole text:
     the same near text under a different head, or another suffix, is not a hit."""
-    from lsp_server.suggestion_cache import NEAR, SuggestionCache
+    from lsp_server.keystroke.suggestion_cache import NEAR, SuggestionCache
 
     cache = SuggestionCache()
     body = "a = 1\n" * 170_000  # about 1 MB

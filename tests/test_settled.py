@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lsp_server.postprocess import postprocess, settled
+from lsp_server.postprocess.rules import postprocess, settled
 from tests.conftest import RunnerFactory
 from tests.tiny_model import write_tiny_model
 

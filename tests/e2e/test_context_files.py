@@ -9,7 +9,7 @@ import re
 import pytest
 from lsprotocol import types
 
-from lsp_server.neighbors import OtherDoc, extra_context
+from lsp_server.prompt.neighbors import OtherDoc, extra_context
 from tests.e2e.helpers import ROOT, Models, lsp_session
 
 pytestmark = pytest.mark.asyncio

@@ -153,7 +153,7 @@ async def execute(s: Any, *arguments: Any) -> Any:
 
 def test_the_download_command_is_advertised() -> None:
     """Clients find the command in executeCommandProvider (pygls lists @server.command ones)."""
-    from lsp_server.server import DOWNLOAD_COMMAND, server
+    from lsp_server.lsp.server import DOWNLOAD_COMMAND, server
 
     assert DOWNLOAD_COMMAND in server.protocol.fm.commands
 

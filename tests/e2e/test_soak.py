@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.soak import soak
-from lsp_server.suggestion_cache import CACHE_CHARS, CACHE_ENTRIES
+from lsp_server.keystroke.suggestion_cache import CACHE_CHARS, CACHE_ENTRIES
 from tests.e2e.helpers import Models
 
 

@@ -1,0 +1,48 @@
+"""The typing rhythm and what a keystroke's generation costs, as plain numbers: when a
+generation costs more than the gap between keys, wait for a pause instead of starting work the
+next key would stop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lsp_server.keystroke.flights import DocState
+from lsp_server.settings import Settings
+
+PACE_WINDOW_S = 0.4  # longer gaps are pauses (reading, thinking), not typing rhythm
+ADAPTIVE_DEBOUNCE_MAX_S = 0.25
+WARM_TOKENS = 64  # a generation that evaluated more was a cold start, not a keystroke's cost
+
+
+def note_pace(state: DocState, now: float) -> None:
+    """Track the typing rhythm: a moving average of the short gaps between requests."""
+    if state.last_request is not None and now - state.last_request < PACE_WINDOW_S:
+        gap = now - state.last_request
+        state.pace = gap if state.pace is None else 0.7 * state.pace + 0.3 * gap
+    state.last_request = now
+
+
+def keystroke_cost(cost: float | None, stats: dict[str, Any]) -> float:
+    """Moving average of the seconds a keystroke's generation takes (a cold start's prompt
+    evaluation is not a keystroke's cost)."""
+    spent = float(stats.get("generate_ms", 0.0))
+    if int(stats.get("evaluated_tokens", 0)) <= WARM_TOKENS:
+        spent += float(stats.get("prompt_ms", 0.0))
+    return spent / 1000 if cost is None else 0.7 * cost + 0.3 * spent / 1000
+
+
+def debounce(state: DocState, settings: Settings, cost: float | None) -> float:
+    """Seconds to wait before generating: debounceMs while a generation costs less than the
+    gap between keys (it can be shown before the next one); when it costs more, wait for a
+    pause (1.5x the typing pace, at most 250 ms) instead of starting work typing will stop."""
+    delay = settings.debounce_ms / 1000
+    if not settings.adaptive_debounce or state.pace is None or cost is None:
+        return delay
+    if cost <= state.pace:
+        return delay
+    return max(delay, pause(state))
+
+
+def pause(state: DocState) -> float:
+    """How long without a key counts as a pause at this typing pace (0 before any rhythm)."""
+    return min(state.pace * 1.5, ADAPTIVE_DEBOUNCE_MAX_S) if state.pace else 0.0
