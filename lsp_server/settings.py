@@ -18,6 +18,7 @@ LOG_LEVELS = ("error", "warning", "info", "debug")
 ENGINES = ("local", "remote")
 REMOTE_APIS = ("auto", "llama-server", "openai")
 LOCAL, REMOTE, BOTH = ("local",), ("remote",), ("local", "remote")  # whose reload a field needs
+NEXT = ("next",)  # fields whose change sets up the next-edit engine again
 API_KEY_ENV = "SEED_CODER_LSP_API_KEY"  # the remote server's key: never a setting, never logged
 
 
@@ -95,12 +96,32 @@ class Settings:
     remote_api: str = setting(
         "auto", "the remote server's API (auto: detect)", choices=REMOTE_APIS, reload=REMOTE
     )
+    next_edit_model: str = setting(
+        "",
+        "next-edit model (Zeta 2.1): registry name, .gguf path or owner/repo:QUANT; with the "
+        "remote engine, the model name the server knows; empty: no next edits",
+        reload=NEXT,
+    )
+    next_edit: bool = setting(True, "offer next edits (when a next-edit model is set)", reload=NEXT)
+    next_edit_url: str = setting(
+        "", "server for next edits with the remote engine (empty: remoteUrl)", reload=NEXT
+    )
 
     def engine_key(self) -> tuple[Any, ...]:
         """Fields whose change needs the engine set up again: the model's for the local engine,
         the server's for the remote one (editing the other kind's fields reloads nothing)."""
         fields = [f for f in dataclasses.fields(self) if self.engine in f.metadata["reload"]]
         return (self.engine, *(getattr(self, f.name) for f in fields))
+
+    def next_edit_key(self) -> tuple[Any, ...] | None:
+        """What the next-edit engine depends on; None when next edits are off."""
+        if not (self.next_edit and self.next_edit_model.strip()):
+            return None
+        if self.engine == "remote":
+            shared: tuple[Any, ...] = (self.remote_url, self.remote_api)
+        else:
+            shared = (self.gpu_layers, self.threads)
+        return (self.engine, self.next_edit_model.strip(), self.next_edit_url, *shared)
 
     def language_enabled(self, language_id: str) -> bool:
         """Whether completions are on for this language id ("*" means all)."""

@@ -16,6 +16,21 @@ def _module(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node but those under `if TYPE_CHECKING:` (imports for annotations only never
+    run, so they make no cycle)."""
+    out: list[ast.AST] = []
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            todo.extend(node.orelse)
+            continue
+        out.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
 def graph(package: str) -> dict[str, set[str]]:
     """module -> modules of the same package (subpackages included) it imports, anywhere."""
     paths = sorted((ROOT / package).rglob("*.py"))
@@ -25,7 +40,7 @@ def graph(package: str) -> dict[str, set[str]]:
         name = _module(path)
         here = name if path.stem == "__init__" else name.rpartition(".")[0]
         deps: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom):
                 if node.level:  # from .x import y / from .. import x
                     base = ".".join(here.split(".")[: len(here.split(".")) - node.level + 1])

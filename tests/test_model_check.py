@@ -48,6 +48,8 @@ def test_registry_entries_are_sane() -> None:
         assert 3e9 < e.size < 10e9
         assert e.template == "seed-coder"
         assert e.description
+        assert e.role == ("next-edit" if name.startswith("zeta-2.1-") else "completion")
+    assert {"zeta-2.1-q4_k_m", "zeta-2.1-q8_0"} <= set(models)
 
 
 def test_load_registry_returns_fresh_dict() -> None:

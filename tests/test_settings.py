@@ -42,6 +42,9 @@ def test_defaults() -> None:
         "engine": "local",
         "remoteUrl": "",
         "remoteApi": "auto",
+        "nextEditModel": "",
+        "nextEdit": True,
+        "nextEditUrl": "",
     }
 
 
@@ -76,6 +79,9 @@ def test_camel_case_values() -> None:
         "engine": "remote",
         "remoteUrl": "http://gpu-box:8080",
         "remoteApi": "openai",
+        "nextEditModel": "",
+        "nextEdit": True,
+        "nextEditUrl": "",
     }
     settings, warnings = parse_settings(raw)
     assert warnings == []
@@ -194,7 +200,7 @@ def test_engine_key_and_field_names() -> None:
     assert remote.engine_key() == ("remote", 4096, "auto", "http://x", "auto")
     assert dataclasses.replace(remote, model="other", threads=3).engine_key() == remote.engine_key()
     assert settings_field_names()[:3] == ["model", "gpuLayers", "contextLength"]
-    assert len(settings_field_names()) == 22
+    assert len(settings_field_names()) == 25
 
 
 def test_vscode_settings_match_the_server_defaults() -> None:

@@ -196,6 +196,20 @@ def write_tiny_model(
     return path
 
 
+ZETA_DOCUMENT = "def area(width, height):\n    return width * height\n\n\nprint(area(2))\n"
+ZETA_ANSWER = (
+    "<|marker_1|>def area(width, height):\n    return width * height\n\n\n"
+    "print(area(2, 3))\n<|marker_2|>"
+)  # what the tiny Zeta model answers: the call gets the new parameter
+
+
+def write_zeta_model(path: Path, answer: str = ZETA_ANSWER, **kwargs: object) -> Path:
+    """A tiny "Zeta 2.1": Seed-Coder's vocabulary and FIM tokens, markers as plain text (as in
+    Zeta 2.1, a fine-tune that added no tokens), and a fixed answer after <[fim-middle]>."""
+    kwargs.setdefault("name", "zeta-2.1-tiny")
+    return write_tiny_model(path, answer, **kwargs)  # type: ignore[arg-type]
+
+
 def write_bench_model(path: Path, infill: str = DEFAULT_INFILL) -> Path:
     """A model with realistic per-token cost on a CPU (about 30 M parameters of real matmuls)."""
     return write_tiny_model(

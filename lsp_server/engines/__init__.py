@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-OPS = ("complete", "prefill")
+OPS = ("complete", "prefill", "edit")  # edit: a next-edit prompt (next_edit/), greedy to EOS
 
 
 class EngineError(Exception):

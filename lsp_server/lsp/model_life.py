@@ -52,6 +52,10 @@ class ModelServer(LanguageServer):
     def model_changed(self) -> None:
         """Another model was loaded: whatever depends on the old one is stale."""
 
+    def extra_status(self) -> dict[str, Any]:
+        """More for seedCoder/status (the next-edit model's state)."""
+        return {}
+
     # -- messages ----------------------------------------------------------------------------
     def tell_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         """A problem the user can fix: one showMessage per distinct text, and the log."""
@@ -72,9 +76,14 @@ class ModelServer(LanguageServer):
 
     def set_status(self, state: str, message: str, **extra: Any) -> None:
         """Tell the client (status bar) what the engine is doing."""
-        self.status = {"state": state, "message": message, **extra}
+        self.status = {"state": state, "message": message, **extra, **self.extra_status()}
         if self._loaded is not None:
             self._loaded.clear() if state == "loading" else self._loaded.set()
+        self.protocol.notify(STATUS, self.status)
+
+    def refresh_status(self) -> None:
+        """The same status with the latest extra_status (the next-edit model changed)."""
+        self.status = {**self.status, **self.extra_status()}
         self.protocol.notify(STATUS, self.status)
 
     async def until_loaded(self) -> None:
@@ -104,6 +113,11 @@ class ModelServer(LanguageServer):
             self.loop.create_task(self.load_model())
         elif settings.enable and self.status.get("state") == "disabled":
             self.set_status("ready" if self.engine and self.engine.ready else "loading", "enabled")
+        if reload:
+            self.settings_applied()
+
+    def settings_applied(self) -> None:
+        """New settings are in place (more models may depend on them)."""
 
     async def pull_configuration(self) -> None:
         """Ask the client for its settings (section seedCoder) before a model is picked: clients
@@ -223,10 +237,14 @@ class ModelServer(LanguageServer):
             threading.Thread(target=old.close, daemon=True, name="close-engine").start()
             self.model_changed()
 
-    def offer_download(self, name: str, size: int) -> None:
-        """A missing registry model: say so in the status and ask once whether to download."""
+    def offer_download(self, name: str, size: int, role: str = "") -> None:
+        """A missing registry model: say so in the status and ask once whether to download
+        (`role`: "next edits" for the next-edit model, whose state is its own)."""
         message = f"{name} ({size / 1e9:.1f} GB) is not downloaded"
-        self.set_status("error", message)
+        if role:
+            message += f" (for {role})"
+        else:
+            self.set_status("error", message)
         log.warning(message)
         if name in self.offered or self.loop is None:
             return
@@ -246,9 +264,17 @@ class ModelServer(LanguageServer):
             return
         if answer is None or answer.title != DOWNLOAD_ACTION:
             return
-        current = resolve_model(self.settings.model or None).entry
+        await self.reload_for(name, download=True)
+
+    async def reload_for(self, name: str, *, download: bool = False) -> None:
+        """Load the model again if the settings name `name` (after a download, or with
+        download=True to fetch it first)."""
+        try:
+            current = resolve_model(self.settings.model or None).entry
+        except ModelError:
+            current = None
         if current is not None and current.name == name:
-            await self.load_model(download=True)
+            await self.load_model(download=download)
 
     async def download(self, name: str, generation: int | None = None) -> None:
         """Download a registry model with $/progress percentages; a newer load (generation)
@@ -314,6 +340,10 @@ class ModelServer(LanguageServer):
         """Stop the worker process (shutdown, exit or stdin closed)."""
         if self.engine is not None:
             self.engine.close()
+        self.shutdown_more()
+
+    def shutdown_more(self) -> None:
+        """Other engines of the server stop with it."""
 
 
 def in_daemon_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:

@@ -45,6 +45,16 @@ class FlatProtocol(LanguageServerProtocol):
         if future is not None:
             future.add_done_callback(self._forget(msg_id))
 
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
+        """pygls's initialize, plus the server's `experimental` capabilities (pygls has no
+        place for them)."""
+        result = yield from super().lsp_initialize(params)
+        extra = getattr(self._server, "experimental_capabilities", None)
+        if extra and result is not None:
+            result.capabilities.experimental = {**(result.capabilities.experimental or {}), **extra}
+        return result
+
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(
         self, params: types.DidChangeTextDocumentParams

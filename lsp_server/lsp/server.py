@@ -16,10 +16,11 @@ from pygls.workspace import TextDocument
 from lsp_server import __version__
 from lsp_server.keystroke.completion import stats_line
 from lsp_server.keystroke.scheduler import Scheduler
-from lsp_server.lsp import positions
+from lsp_server.lsp import next_edit_features, positions
 from lsp_server.lsp.cancel_watch import CancelWatch
 from lsp_server.lsp.documents import Document, Documents
 from lsp_server.lsp.model_life import ModelServer
+from lsp_server.lsp.next_edit_life import NextEdits
 from lsp_server.lsp.protocol import internals, serve_stdio
 from lsp_server.model_files.download import DownloadError
 from lsp_server.postprocess.rules import Suggestion
@@ -46,11 +47,34 @@ class SeedCoderServer(ModelServer):
         self.documents = Documents()  # the editor's text, kept with LSP line rules
         self.context = ContextSources()  # snippets of the other open documents
         self.cancel_watch = CancelWatch(self.scheduler.stop_request)  # on stdin's thread
+        self.next_edits = NextEdits(self, self.current)
+        self.experimental_capabilities = next_edit_features.EXPERIMENTAL
+        self.last_deletion: dict[str, tuple[int, str]] = {}  # uri -> (offset, text) just deleted
         self.inline_client = True
         self.pending_warnings: list[str] = []  # from initializationOptions, shown once initialized
 
     def model_changed(self) -> None:
         self.scheduler.cache.clear()
+
+    def extra_status(self) -> dict[str, Any]:
+        return {"nextEdit": self.next_edits.state["state"]} if hasattr(self, "next_edits") else {}
+
+    def settings_applied(self) -> None:
+        if self.loop is not None and self.settings.next_edit_key() != self.next_edits.key:
+            self.loop.create_task(self.next_edits.load())
+
+    async def reload_for(self, name: str, *, download: bool = False) -> None:
+        await super().reload_for(name, download=download)
+        if self.settings.next_edit_model.strip() == name:
+            await self.next_edits.load(download=download)
+
+    def shutdown_more(self) -> None:
+        self.next_edits.close()
+
+    def current(self, uri: str) -> tuple[str, int] | None:
+        """A document's text and version now (a prediction checks it is still for them)."""
+        doc = self.documents.get(uri)
+        return (doc.text, doc.version) if doc is not None else None
 
     def _log_stats(self, stats: dict[str, Any]) -> None:
         self.say(f"completion: {stats_line(stats)} via {stats.get('source')}")
@@ -74,6 +98,7 @@ class SeedCoderServer(ModelServer):
         """Shared by inline and fallback completion: validate, then ask the scheduler."""
         settings = self.settings
         opened, doc = self.document(uri), self.documents.get(uri)
+        self.next_edits.predictor.preempt()  # completions first: a running prediction stops
         if opened is None or doc is None:
             self.say(f"completion for unknown document {uri} ignored", types.MessageType.Warning)
             return None
@@ -107,13 +132,21 @@ class SeedCoderServer(ModelServer):
             extra=extra,
             request=self.protocol.msg_id,
         )
-        if (
-            answer.suggestion is None
-            or self.documents.get(uri) is not doc
-            or doc.version != version
-        ):
+        if self.documents.get(uri) is not doc or doc.version != version:
             return None  # computed for text that has changed since: never show it as current
+        if answer.suggestion is None:
+            return self._next_edit_here(doc, uri, offset)
         return doc, offset, answer.suggestion
+
+    def _next_edit_here(
+        self, doc: Document, uri: str, offset: int
+    ) -> tuple[Document, int, Suggestion] | None:
+        """A next edit that inserts at the cursor is served as an inline completion too, so
+        every client shows it (when the completion model had nothing to say)."""
+        prediction = self.next_edits.predictor.latest_for(uri, doc.version)
+        if prediction is None or prediction.insertion_at != offset:
+            return None
+        return doc, offset, Suggestion(prediction.edit.text)
 
 
 def encoding_of(doc: TextDocument) -> str:
@@ -167,6 +200,7 @@ async def on_initialized(ls: SeedCoderServer, _params: types.InitializedParams) 
         ls.set_status("disabled", "completions disabled (seedCoder.enable)")
     await ls.pull_configuration()  # settings first, then the model: never the wrong one
     ls.loop.create_task(ls.load_model())
+    ls.loop.create_task(ls.next_edits.load())
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -193,6 +227,8 @@ def on_open(ls: SeedCoderServer, params: types.DidOpenTextDocumentParams) -> Non
 def on_change(ls: SeedCoderServer, params: types.DidChangeTextDocumentParams) -> None:
     """Apply the edit with LSP line rules, then stop a generation it made useless."""
     uri = params.text_document.uri
+    before = ls.documents.get(uri)
+    old = before.text if before is not None else None
     changes = [(_range(getattr(c, "range", None)), c.text) for c in params.content_changes]
     if not ls.documents.change(uri, params.text_document.version, changes):
         opened = ls.document(uri)  # an edit that does not fit: take pygls's copy, and say so
@@ -204,6 +240,7 @@ def on_change(ls: SeedCoderServer, params: types.DidChangeTextDocumentParams) ->
         cursor = edit_cursor(doc, params.content_changes)
         ls.context.note_edit(uri, doc.text, cursor)
         ls.scheduler.on_change(uri, doc.text, cursor)
+    next_edit_features.after_change(ls, uri, old, params.content_changes)
 
 
 def _range(rng: types.Range | None) -> tuple[int, int, int, int] | None:
@@ -218,6 +255,7 @@ def on_close(ls: SeedCoderServer, params: types.DidCloseTextDocumentParams) -> N
     ls.documents.close(params.text_document.uri)
     ls.context.forget(params.text_document.uri)
     ls.scheduler.forget(params.text_document.uri)
+    next_edit_features.forget(ls, params.text_document.uri)
 
 
 @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
@@ -283,7 +321,7 @@ async def on_download_command(ls: SeedCoderServer, *args: Any) -> dict[str, Any]
     except DownloadError as exc:
         ls.tell_once(str(exc), types.MessageType.Error)
         return {"ok": False, "error": str(exc)}
-    await ls.load_model(download=False)
+    await ls.reload_for(name)
     return {"ok": True, "model": name}
 
 
@@ -299,6 +337,15 @@ def on_stats(ls: SeedCoderServer, params: Any) -> dict[str, Any]:
         "decode_steps": engine.decode_steps if engine else 0,
         "evaluated_tokens": engine.evaluated_tokens if engine else 0,
         "engine_kind": engine.kind if engine else None,
+        "next_edit": {
+            **ls.next_edits.state,
+            **vars(ls.next_edits.predictor.counters),
+            "decode_steps": ls.next_edits.engine.decode_steps if ls.next_edits.engine else 0,
+            "evaluated_tokens": (
+                ls.next_edits.engine.evaluated_tokens if ls.next_edits.engine else 0
+            ),
+            "events": len(ls.next_edits.history.snapshot()),
+        },
         "engine_pid": engine.pid if engine else None,
         "engine_starts": engine.starts if engine else 0,
         "engine_crashes": engine.crashes if engine else 0,
@@ -306,6 +353,9 @@ def on_stats(ls: SeedCoderServer, params: Any) -> dict[str, Any]:
         "info": engine.info if engine else {},
         "internals": {**internals(ls), **ls.scheduler.sizes(), "said": len(ls.said)},
     }
+
+
+next_edit_features.register(server)
 
 
 @server.feature(types.SHUTDOWN)

@@ -15,6 +15,13 @@ def locate_model(settings: Settings) -> ResolvedModel:
     return resolved
 
 
+def locate_model_named(spec: str) -> ResolvedModel:
+    """The same for another role's model (next edits): a spec that must name something."""
+    resolved = resolve_model(spec)
+    check_model_file(resolved.path, resolved.entry)
+    return resolved
+
+
 def worker_config(settings: Settings, model_path: str) -> WorkerConfig:
     """What the engine worker needs to load the model."""
     return WorkerConfig(

@@ -46,6 +46,7 @@ class ModelEntry:
     template: str
     description: str
     revision: str = "main"  # a commit hash pins the exact file
+    role: str = "completion"  # or "next-edit" (Zeta 2.1): which setting names it
 
     def url(self, endpoint: str | None = None) -> str:
         """Where the file is on the hub (HF_ENDPOINT read now), to fetch it by hand too."""
@@ -81,6 +82,7 @@ def _entry(name: str, raw: dict[str, Any]) -> ModelEntry:
             template=str(raw.get("template", "seed-coder")),
             description=str(raw.get("description", "")),
             revision=str(raw.get("revision", "main")),
+            role=str(raw.get("role", "completion")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(

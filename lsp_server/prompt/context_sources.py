@@ -77,6 +77,19 @@ class ContextSources:
             self.sticky.popitem(last=False)
         return text
 
+    def shareable_path(
+        self, uri: str, root: str | None, exclude_globs: tuple[str, ...]
+    ) -> str | None:
+        """The document's path as a prompt may name it -- the workspace folder's name, then
+        the path in it, as Zed writes edit-history paths -- or None for a file that is a
+        secret, excluded, gitignored or outside the workspace."""
+        here = uri_path(uri)
+        home = root or (os.path.dirname(here) if here else None)
+        rel = self._relative_path(uri, home)
+        if home is None or rel is None or excluded(rel, exclude_globs, self._gitignore(root)):
+            return None
+        return f"{os.path.basename(os.path.abspath(home))}/{rel}"
+
     @staticmethod
     def _relative_path(uri: str, home: str | None) -> str | None:
         """POSIX path relative to the workspace (or, without one, the current file's folder);

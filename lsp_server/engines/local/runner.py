@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lsp_server.engines.local.decoding import N_BATCH, Decoder, Stats
 from lsp_server.engines.local.hardware import has_amx, measure_speed, physical_cores
-from lsp_server.engines.local.kv_reuse import ReusePlan, plan_reuse
+from lsp_server.engines.local.kv_reuse import plan_reuse
 from lsp_server.engines.local.sampler import Sampler
 from lsp_server.engines.local.vocabulary import Vocabulary
 from lsp_server.postprocess.rules import settled
@@ -24,7 +25,6 @@ from lsp_server.prompt.tokens import build_prompt
 from lsp_server.prompt.window import cold_tokens
 
 INSTRUCT_HINTS = ("instruct", "chat", "-it-", "-it.", "assistant")
-N_BATCH = 512  # llama.cpp's default: full prompt throughput
 
 
 @dataclass
@@ -41,23 +41,6 @@ class WorkerConfig:
 
 
 @dataclass
-class Stats:
-    """Numbers every result reports."""
-
-    prompt_tokens: int = 0
-    reused_tokens: int = 0  # kept from the KV cache (in place or shifted)
-    shifted_tokens: int = 0  # of those, moved to a new position (the window moved)
-    evaluated_tokens: int = 0  # prompt tokens decoded for this request
-    generated_tokens: int = 0
-    decode_steps: int = 0
-    prompt_ms: float = 0.0
-    generate_ms: float = 0.0
-    total_ms: float = 0.0
-    stop_reason: str = ""
-    capped: bool = False  # the window was shrunk to meet the latency target (cold start)
-
-
-@dataclass
 class Outcome:
     """One generation's text and stats, plus where the window was cut."""
 
@@ -67,11 +50,7 @@ class Outcome:
     cancelled: bool = False
 
 
-class Cancelled(Exception):
-    """llama.cpp aborted a decode because the job was cancelled."""
-
-
-class Runner:
+class Runner(Decoder):
     """llama.cpp model, vocabulary facts and the KV-reusing generation loop."""
 
     def __init__(self, config: WorkerConfig) -> None:
@@ -231,71 +210,6 @@ class Runner:
         stats.capped = True
         return self._prompt(req, cold)
 
-    # -- evaluation --------------------------------------------------------------------------
-    def _evaluate(
-        self,
-        prompt: list[int],
-        max_reuse: int,
-        cancelled: Callable[[], bool],
-        step: Callable[[], None],
-        stats: Stats,
-    ) -> bool:
-        """Bring the KV cache to `prompt` (kept prefix, shifted chunks, then full batches);
-        False if cancelled (what was evaluated before the cancel stays cached and valid)."""
-        llm = self.llm
-        if cancelled():  # cancelled while queued: leave the cache as it is
-            return False
-        plan = plan_reuse(
-            llm.input_ids[: llm.n_tokens], prompt, limit=max_reuse, can_shift=self.can_shift
-        )
-        self._apply(plan)
-        stats.reused_tokens = plan.kept
-        stats.shifted_tokens = plan.shifted
-        todo = prompt[plan.kept :]
-        for i in range(0, len(todo), N_BATCH):
-            chunk = todo[i : i + N_BATCH]
-            try:
-                self._decode(chunk, cancelled)
-            except Cancelled:
-                return False
-            step()
-            stats.decode_steps += 1
-            stats.evaluated_tokens += len(chunk)
-        return True
-
-    def _apply(self, plan: ReusePlan) -> None:
-        """Make the cache hold the plan's tokens: drop the spans between the kept chunks, shift
-        each chunk back into place, drop everything after."""
-        lc, llm, mem = self.llama_cpp, self.llm, self.memory
-        end = plan.common  # old positions before `end` are settled
-        for move in plan.moves:
-            lc.llama_memory_seq_rm(mem, -1, end, move.src)
-            lc.llama_memory_seq_add(mem, 0, move.src, move.src + move.length, move.dst - move.src)
-            ids = llm.input_ids[move.src : move.src + move.length].copy()
-            llm.input_ids[move.dst : move.dst + move.length] = ids
-            end = move.src + move.length
-        if plan.moves:  # old tokens after the last chunk (eval drops those past n_tokens too)
-            lc.llama_memory_seq_rm(mem, -1, end, -1)
-            self.shift_pending = True  # llama.cpp rotates the keys inside the next decode
-        llm.n_tokens = plan.kept
-
-    def _decode(self, tokens: list[int], cancelled: Callable[[], bool]) -> None:
-        """One llama_decode of up to N_BATCH tokens; raise Cancelled if it was aborted."""
-        if cancelled():
-            raise Cancelled
-        # An abort in the middle of a pending shift would leave some layers' keys rotated and
-        # the shift applied again later: the decode that applies it runs to its end.
-        self.should_abort = (lambda: False) if self.shift_pending else cancelled
-        try:
-            self.llm.eval(tokens)
-        except RuntimeError as exc:
-            if cancelled():
-                raise Cancelled from exc
-            raise
-        finally:
-            self.should_abort = lambda: False
-        self.shift_pending = False
-
     # -- requests ----------------------------------------------------------------------------
     def prefill(
         self, req: dict[str, Any], cancelled: Callable[[], bool], step: Callable[[], None]
@@ -308,7 +222,7 @@ class Runner:
         stats.prompt_tokens = stable
         if len(prompt) >= self.llm.n_ctx():
             raise ValueError(f"prompt of {len(prompt)} tokens does not fit the context")
-        done = self._evaluate(prompt[:stable], stable, cancelled, step, stats)
+        done = self.evaluate(prompt[:stable], stable, cancelled, step, stats)
         stats.prompt_ms = stats.total_ms = (time.perf_counter() - t0) * 1000
         stats.stop_reason = "prefilled" if done else "cancelled"
         return stats
@@ -331,8 +245,8 @@ class Runner:
         if len(prompt) >= n_ctx:
             raise ValueError(f"prompt of {len(prompt)} tokens does not fit the context {n_ctx}")
         # Re-evaluate at least the last token: its logits start the generation.
-        if not self._evaluate(prompt, len(prompt) - 1, cancelled, step, stats):
-            return self._finish(stats, "", window, t0, t0, "cancelled")
+        if not self.evaluate(prompt, len(prompt) - 1, cancelled, step, stats):
+            return self.finish(stats, "", window, t0, t0, "cancelled")
         t1 = time.perf_counter()
         stats.prompt_ms = (t1 - t0) * 1000
         out = bytearray()
@@ -343,8 +257,8 @@ class Runner:
             if cancelled():
                 reason = "cancelled"
                 break
-            token = sampler.pick(self._logits())
-            if token in self.stop_ids or self.llama_cpp.llama_vocab_is_eog(self.vocab, token):
+            token = sampler.pick(self.logits())
+            if self.is_stop(token):
                 reason = "eos"
                 break
             piece = llm.detokenize([token])
@@ -361,24 +275,20 @@ class Runner:
                 break
             if stats.generated_tokens >= max_tokens:
                 break
-            try:
-                self._decode([token], cancelled)
-            except Cancelled:
+            if not self.decode_one(token, cancelled, step, stats):
                 reason = "cancelled"
                 break
-            step()
-            stats.decode_steps += 1
         text = out.decode("utf-8", errors="ignore")
         if reason == "time":
             text = text[: text.rfind("\n")]
-        return self._finish(stats, text, window, t0, t1, reason)
+        return self.finish(stats, text, window, t0, t1, reason)
 
     @staticmethod
     def _settled(req: dict[str, Any], out: bytearray) -> bool:
         text = out.decode("utf-8", errors="ignore")
         return settled(req.get("prefix", ""), req.get("suffix", ""), text, req.get("language", ""))
 
-    def _finish(
+    def finish(
         self, stats: Stats, text: str, window: tuple[int, int], t0: float, t1: float, reason: str
     ) -> Outcome:
         """Stamp times and the stop reason."""
@@ -387,13 +297,6 @@ class Runner:
         stats.total_ms = (now - t0) * 1000
         stats.stop_reason = reason
         return Outcome(text=text, stats=stats, window=window, cancelled=reason == "cancelled")
-
-    def _logits(self) -> Any:
-        """The last position's logits, as a numpy view (no copy)."""
-        import numpy as np
-
-        ptr = self.llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
-        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
 
 def _common_prefix(cached: Any, prompt: list[int]) -> int:

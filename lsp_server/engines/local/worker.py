@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from lsp_server.engines.local.edits import generate_edit
 from lsp_server.engines.local.runner import Runner, WorkerConfig
 
 log = logging.getLogger("seed_coder_lsp.worker")
@@ -89,7 +90,7 @@ def worker_main(conn: Any, board: CancelBoard, steps: Any, config: WorkerConfig)
             return
         seq = msg.get("seq", 0)
         try:
-            if op == "complete":
+            if op in ("complete", "edit"):
                 conn.send(_complete(runner, conn, msg, board, steps))
             elif op == "prefill":
                 conn.send(_prefill(runner, msg, board, steps))
@@ -130,7 +131,9 @@ def _complete(
     """Run one completion request, streaming text pieces, and build its result message."""
     seq = msg.get("seq", 0)
     start = steps.value
-    outcome = runner.generate(
+    generate = generate_edit if msg.get("op") == "edit" else Runner.generate
+    outcome = generate(
+        runner,
         msg,
         cancelled=lambda: board.is_cancelled(seq),
         step=_stepper(steps),

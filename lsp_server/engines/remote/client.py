@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from lsp_server.engines import EngineError, EventSink, Job
+from lsp_server.engines import OPS, EngineError, EventSink, Job
 from lsp_server.engines.remote import dialects as api
 from lsp_server.engines.remote.prompt import RemotePrompts
 from lsp_server.engines.remote.stream import stream
@@ -233,7 +233,7 @@ class RemoteEngine:
     def submit(self, op: str = "complete", **payload: Any) -> Job:
         """Start a request; a server that cannot serve fails it at once."""
         job = Job(seq=next(self._seq), worker=self.starts, owner=id(self))
-        if op not in ("complete", "prefill"):
+        if op not in OPS:
             job.future.set_exception(EngineError(f"unknown op {op!r}"))
         elif not self.ready:
             job.future.set_exception(EngineError(self.load_error or f"{self.url} not connected"))
@@ -274,8 +274,8 @@ class RemoteEngine:
         t0 = time.perf_counter()
         stats: dict[str, Any] = {}  # the server's latest numbers, kept if we are cancelled
         try:
-            prompt = await self._prompt(req)
-            result = await self._generate(job, prompt, req, stats, prefill=op == "prefill")
+            prompt = await (self._edit_prompt(req) if op == "edit" else self._prompt(req))
+            result = await self._generate(job, prompt, req, stats, op=op)
         except asyncio.CancelledError:
             result = _cancelled(stats)
             self._count(stats)
@@ -295,11 +295,12 @@ class RemoteEngine:
         req: dict[str, Any],
         stats: dict[str, Any],
         *,
-        prefill: bool,
+        op: str,
     ) -> dict[str, Any]:
         """Stream the generation; stop early by the local engine's rules (closing the stream)."""
         assert self._client is not None and self.facts is not None and self.prompts is not None
         facts = self.facts
+        prefill = op == "prefill"
         tokens = prompt.tokens[: prompt.stable] if prefill else prompt.tokens
         if prefill and facts.api != api.LLAMA_SERVER:
             return {"text": "", "stats": {"stop_reason": "prefilled"}}  # prefix caching does it
@@ -307,8 +308,9 @@ class RemoteEngine:
         path, body = api.completion_request(facts, tokens, req, prefill=prefill)
 
         text, reason = await stream(
-            self._client, self.url, facts.api, path, body, req, job.stream, stats
-        )
+            self._client, self.url, facts.api, path, body, req, job.stream, stats,
+            rules=op == "complete",
+        )  # fmt: skip
         self._check_model(stats)
         return self._result(text, stats, reason, prompt, len(tokens))
 
@@ -362,6 +364,16 @@ class RemoteEngine:
     async def _prompt(self, req: dict[str, Any]) -> Prompt:
         assert self.prompts is not None and self.facts is not None
         return await self.prompts.build(req, self._slot_key(req), self._tokenize_piece)
+
+    async def _edit_prompt(self, req: dict[str, Any]) -> Prompt:
+        assert self.prompts is not None
+        return await self.prompts.edit_prompt(req, self._tokenize_piece, self._mark_ids)
+
+    async def _mark_ids(self, text: str) -> list[int]:
+        """Template text through the server's tokenizer, special parsing on."""
+        assert self._client is not None and self.facts is not None
+        async with self._gate:
+            return await api.tokenize(self._client, self.url, self.facts, text, special=True)
 
     async def _tokenize_piece(self, text: str) -> list[int]:
         """Document text with special parsing off, a few requests at a time."""

@@ -31,6 +31,7 @@ class RemotePrompts:
         self.blocks: OrderedDict[str, list[int]] = OrderedDict()
         self.sent: OrderedDict[Any, list[int]] = OrderedDict()  # document -> last prompt sent
         self.speed: dict[str, float] = {}  # prompt_tps, gen_tps as the server measured them
+        self.marks: dict[str, list[int]] = {}  # next-edit template text -> ids
 
     async def build(self, req: dict[str, Any], key: Any, tokenize: TokenizePiece) -> Prompt:
         """The prompt for a request, capped for a cold start; (prompt, capped)."""
@@ -44,6 +45,37 @@ class RemotePrompts:
             return full
         capped = await self._window(req, cold, tokenize)
         return Prompt(capped.tokens, capped.window, capped.stable, capped=True)
+
+    async def text_tokens(self, text: str, tokenize: TokenizePiece) -> list[int]:
+        """Document text as ids (blocks cached, marker text split off so it stays text)."""
+        missing: set[str] = set()
+        self._tokens(text, missing)
+        if missing:
+            await self._fetch(missing, tokenize)
+        return self._tokens(text, set())
+
+    async def edit_prompt(
+        self, req: dict[str, Any], tokenize: TokenizePiece, tokenize_mark: TokenizePiece
+    ) -> Prompt:
+        """A next-edit prompt: [BOS] <suf> suffix <pre> prefix <mid>, the template's marks
+        with special parsing on (cached), document text with it off."""
+        fim = self.fim
+        if fim is None or fim.suffix is None or fim.prefix is None or fim.middle is None:
+            raise EngineError("the next-edit model has no fill-in-the-middle tokens")
+        tokens = [self.bos] if self.bos is not None else []
+        for mark, key in ((fim.suffix, "edit_suffix"), (fim.prefix, "edit_prefix")):
+            tokens.append(mark)
+            for kind, text in req.get(key, ()):
+                if kind != "mark":
+                    tokens += await self.text_tokens(text, tokenize)
+                    continue
+                if text not in self.marks:
+                    if len(self.marks) >= TOKEN_BLOCKS:
+                        self.marks.clear()
+                    self.marks[text] = await tokenize_mark(text)
+                tokens += self.marks[text]
+        tokens.append(fim.middle)
+        return Prompt(tokens, (0, 0), len(tokens))
 
     def sending(self, key: Any, tokens: list[int]) -> None:
         """What the server will hold for this document after this request."""

@@ -25,9 +25,12 @@ async def stream(
     req: dict[str, Any],
     on_text: Callable[[str], None],
     stats: dict[str, Any],
+    *,
+    rules: bool = True,
 ) -> tuple[str, str]:
     """POST and read the stream; (text, stop reason). `stats` is filled in as numbers arrive,
-    so a caller that is cancelled midway still has the server's latest counts."""
+    so a caller that is cancelled midway still has the server's latest counts. `rules`: stop
+    by the completion's time budget and settled rule (a next edit runs to its end)."""
     budget_s = float(req.get("max_time_ms", 1500)) / 1000
     deadline: float | None = None
     text = ""
@@ -58,6 +61,8 @@ async def stream(
             deadline = deadline or now + budget_s
             text += piece
             on_text(text)
+            if not rules:
+                continue
             if now > deadline and "\n" in piece:
                 return text[: text.rfind("\n")], "time"
             if "\n" in text and settled(

@@ -1,0 +1,89 @@
+"""Next-edit generation in the worker: the prompt's pieces to tokens (template marks with
+special parsing on, document text as text), the KV cache brought to them (kept prefix, shifted
+chunks), then greedy decoding until the end of the answer, checking the cancel flag inside every
+llama.cpp decode. The same Runner (model, cache, abort callback) as completions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lsp_server.engines.local.decoding import Stats
+from lsp_server.engines.local.runner import Outcome, Runner
+from lsp_server.engines.local.sampler import Sampler
+
+EDIT_MAX_TOKENS = 512
+
+
+def edit_tokens(runner: Runner, req: dict[str, Any]) -> list[int]:
+    """[BOS] <[fim-suffix]> suffix <[fim-prefix]> prefix <[fim-middle]> as ids."""
+    fim = runner.fim
+    if fim is None or fim.suffix is None or fim.prefix is None or fim.middle is None:
+        raise ValueError("the next-edit model has no fill-in-the-middle tokens (not Zeta 2.1)")
+    head = [runner.bos] if runner.bos is not None else []
+    return [
+        *head,
+        fim.suffix,
+        *pieces_to_ids(runner, req.get("edit_suffix", ())),
+        fim.prefix,
+        *pieces_to_ids(runner, req.get("edit_prefix", ())),
+        fim.middle,
+    ]
+
+
+def pieces_to_ids(runner: Runner, pieces: Sequence[Sequence[str]]) -> list[int]:
+    """Marks with special parsing on (a marker the vocabulary has becomes its token), document
+    text through the vocabulary's text tokenizer (special parsing off, marker texts split)."""
+    ids: list[int] = []
+    for kind, text in pieces:
+        if kind == "mark":
+            ids.extend(runner.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        else:
+            ids.extend(runner.tokenize(text))
+    return ids
+
+
+def generate_edit(
+    runner: Runner,
+    req: dict[str, Any],
+    cancelled: Callable[[], bool],
+    step: Callable[[], None],
+    on_text: Callable[[str], None],
+) -> Outcome:
+    """Evaluate the prompt (reusing the cache), then decode greedily to EOS or max_tokens."""
+    t0 = time.perf_counter()
+    stats = Stats()
+    prompt = edit_tokens(runner, req)
+    n_ctx = runner.llm.n_ctx()
+    stats.prompt_tokens = len(prompt)
+    max_tokens = max(0, min(int(req.get("max_tokens", EDIT_MAX_TOKENS)), n_ctx - len(prompt)))
+    if len(prompt) >= n_ctx:
+        raise ValueError(f"prompt of {len(prompt)} tokens does not fit the context {n_ctx}")
+    if not runner.evaluate(prompt, len(prompt) - 1, cancelled, step, stats):
+        return runner.finish(stats, "", (0, 0), t0, t0, "cancelled")
+    t1 = time.perf_counter()
+    stats.prompt_ms = (t1 - t0) * 1000
+    out = bytearray()
+    sampler = Sampler(0.0, 0)
+    reason = "max_tokens"
+    for _ in range(max_tokens):
+        if cancelled():
+            reason = "cancelled"
+            break
+        token = sampler.pick(runner.logits())
+        if runner.is_stop(token):
+            reason = "eos"
+            break
+        piece = runner.llm.detokenize([token])
+        out.extend(piece)
+        stats.generated_tokens += 1
+        text = piece.decode("utf-8", errors="ignore")
+        if text:
+            on_text(text)
+        if stats.generated_tokens >= max_tokens:
+            break
+        if not runner.decode_one(token, cancelled, step, stats):
+            reason = "cancelled"
+            break
+    return runner.finish(stats, out.decode("utf-8", errors="ignore"), (0, 0), t0, t1, reason)

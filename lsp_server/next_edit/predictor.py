@@ -1,0 +1,217 @@
+"""Running next-edit predictions: one at a time (a newer request stops the older one within a
+decode step), never in the way of a completion (a keystroke's completion stops a running
+prediction: `preempt`), answered only for the document version they were computed for.
+
+Pure asyncio over plain data; the engine is anything with `submit(op, **payload) -> Job` and
+`cancel(job)` (a worker supervisor, a remote client, or a double in scheduling tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lsp_server.keystroke.flights import EngineLike
+from lsp_server.next_edit import regions
+from lsp_server.next_edit.history import EditHistory
+from lsp_server.next_edit.output import Edit, Malformed, edit_from
+from lsp_server.next_edit.syntax_nodes import ancestors
+from lsp_server.next_edit.zeta_v0318 import assemble, reserved_text_in
+
+log = logging.getLogger("seed_coder_lsp.next_edit")
+MAX_TOKENS = 512  # an answer may rewrite the whole ~350-token editable region
+RECENT = 32  # predictions kept for the accept command and the inline-completion path
+
+
+@dataclass
+class Counters:
+    """What happened to next-edit requests, for tests, logs and benchmarks."""
+
+    requests: int = 0
+    predictions: int = 0  # generations started
+    edits: int = 0  # answers that became an edit
+    no_edit: int = 0  # answers without an edit (or one that changes nothing)
+    malformed: int = 0
+    superseded: int = 0  # a newer request stopped this one
+    preempted: int = 0  # a completion stopped it
+    stale: int = 0  # the document changed while it ran
+    refused: int = 0  # the text holds template text, or the prompt would not fit
+    not_ready: int = 0
+    errors: int = 0
+    shown: int = 0  # the client said it showed one (didShowInlineEdit)
+    accepted: int = 0
+
+
+@dataclass
+class Prediction:
+    """An edit for one version of one document."""
+
+    id: str
+    uri: str
+    version: int
+    text: str  # the document it was computed on
+    edit: Edit
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def insertion_at(self) -> int | None:
+        """The offset it inserts at, if it only inserts."""
+        return self.edit.start if self.edit.start == self.edit.end else None
+
+
+@dataclass
+class Request:
+    """What a prediction needs from the editor's state."""
+
+    uri: str
+    version: int
+    text: str
+    cursor: int
+    path: str  # workspace-relative, as the history writes it
+    language: str = ""
+
+
+class Predictor:
+    """Decides, for each next-edit request, whether and what to generate."""
+
+    def __init__(
+        self,
+        engine: Callable[[], EngineLike | None],
+        history: EditHistory,
+        current: Callable[[str], tuple[str, int] | None],
+        on_stats: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.history = history
+        self.current = current  # uri -> (text, version) now, or None when not open
+        self.on_stats = on_stats or (lambda stats: None)
+        self.counters = Counters()
+        self.running: tuple[Any, asyncio.Future[Any]] | None = None  # (job, its future)
+        self.recent: OrderedDict[str, Prediction] = OrderedDict()
+        self._ids = itertools.count(1)
+
+    def preempt(self) -> None:
+        """A keystroke wants a completion: stop the running prediction (the client asks again
+        after the next pause)."""
+        if self._stop_running():
+            self.counters.preempted += 1
+
+    def _stop_running(self) -> bool:
+        running, self.running = self.running, None
+        engine = self.engine()
+        if running is None or engine is None or running[0].done:
+            return False
+        engine.cancel(running[0])
+        return True
+
+    async def predict(
+        self, req: Request, undo_of: tuple[int, str] | None = None
+    ) -> Prediction | None:
+        """The next edit for this state of the document, or None."""
+        self.counters.requests += 1
+        engine = self.engine()
+        if engine is None or not engine.ready:
+            self.counters.not_ready += 1
+            return None
+        if self._stop_running():
+            self.counters.superseded += 1
+        payload = self._payload(req)
+        if payload is None:
+            self.counters.refused += 1
+            return None
+        editable, body = payload
+        job = engine.submit("edit", **body)
+        self.counters.predictions += 1
+        future = asyncio.wrap_future(job.future)
+        self.running = (job, future)
+        try:
+            result = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            engine.cancel(job)  # $/cancelRequest or a newer request: stop within a decode
+            raise
+        except Exception as exc:  # noqa: BLE001 - engine errors are an empty answer
+            self.counters.errors += 1
+            log.warning("next edit failed: %s", exc)
+            return None
+        finally:
+            if self.running is not None and self.running[0] is job:
+                self.running = None
+        return self._take(req, editable, result, undo_of)
+
+    def _payload(self, req: Request) -> tuple[tuple[int, int], dict[str, Any]] | None:
+        """The engine request: the region, the prompt's pieces (None: cannot be sent)."""
+        region = regions.region(req.text, req.cursor, ancestors(req.text, req.cursor, req.language))
+        lo, hi = region.context
+        context = req.text[lo:hi]
+        events = self.history.snapshot()
+        found = reserved_text_in(context) or reserved_text_in(req.path)
+        found = found or next((t for e in events if (t := reserved_text_in(e.diff))), None)
+        if found is not None:
+            log.info(
+                "next edit skipped: the text holds %r, which the model reads as its own", found
+            )
+            return None
+        edit_lo, edit_hi = region.editable
+        prompt = assemble(req.path, context, (edit_lo - lo, edit_hi - lo), req.cursor - lo, events)
+        if prompt is None:
+            return None
+        body = {
+            "edit_suffix": [list(p) for p in prompt.suffix],
+            "edit_prefix": [list(p) for p in prompt.prefix],
+            "max_tokens": MAX_TOKENS,
+            "max_time_ms": 600_000,
+            "temperature": 0.0,
+            "doc": req.uri,
+        }
+        return region.editable, body
+
+    def _take(
+        self,
+        req: Request,
+        editable: tuple[int, int],
+        result: dict[str, Any],
+        undo_of: tuple[int, str] | None,
+    ) -> Prediction | None:
+        """Parse the answer; keep it only for the version it was computed on."""
+        stats = dict(result.get("stats") or {})
+        self.on_stats({**stats, "source": "next-edit"})
+        if result.get("cancelled"):
+            return None
+        now = self.current(req.uri)
+        if now is None or now != (req.text, req.version):
+            self.counters.stale += 1
+            return None
+        try:
+            edit = edit_from(req.text, editable, str(result.get("text", "")), undo_of)
+        except Malformed as exc:
+            self.counters.malformed += 1
+            log.info("next edit answer ignored: %s", exc)
+            return None
+        if edit is None:
+            self.counters.no_edit += 1
+            return None
+        self.counters.edits += 1
+        prediction = Prediction(
+            f"ne-{next(self._ids)}", req.uri, req.version, req.text, edit, stats
+        )
+        self.recent[prediction.id] = prediction
+        while len(self.recent) > RECENT:
+            self.recent.popitem(last=False)
+        return prediction
+
+    def latest_for(self, uri: str, version: int) -> Prediction | None:
+        """The newest prediction for this version of the document."""
+        for prediction in reversed(self.recent.values()):
+            if prediction.uri == uri:
+                return prediction if prediction.version == version else None
+        return None
+
+    def forget(self, uri: str) -> None:
+        """A closed document: its predictions go."""
+        for key in [k for k, p in self.recent.items() if p.uri == uri]:
+            del self.recent[key]
