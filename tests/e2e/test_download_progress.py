@@ -166,7 +166,7 @@ async def test_the_download_command_downloads_and_loads(
         await s.wait_for(lambda st: st.status.state == "error", what="the offer")
         assert hub.requests == []
         commands = s.init.capabilities.execute_command_provider.commands
-        assert list(commands) == ["seedCoder.server.downloadModel"]
+        assert "seedCoder.server.downloadModel" in commands
         result = await execute(s, "tiny-test") if with_name else await execute(s)
         assert result == {"ok": True, "model": "tiny-test"}
         assert registry.is_file() and hub.gets() >= 1
