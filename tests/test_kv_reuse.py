@@ -184,6 +184,7 @@ def test_a_keystroke_plans_the_cache_reuse_once(
 ) -> None:
     """With the latency target on, a warm keystroke does not plan the reuse twice (once to
     size the window, once to evaluate it): the sizing check is a vectorized prefix compare."""
+    import lsp_server.engines.local.decoding as decoding_module
     import lsp_server.engines.local.runner as runner_module
 
     runner = make_runner(tiny_model, n_ctx=512)
@@ -192,9 +193,10 @@ def test_a_keystroke_plans_the_cache_reuse_once(
     runner.generate(req, NEVER, lambda: None, lambda t: None)
     calls: list[int] = []
     real = runner_module.plan_reuse
-    monkeypatch.setattr(
-        runner_module, "plan_reuse", lambda *a, **k: calls.append(1) or real(*a, **k)
-    )
+    for module in (runner_module, decoding_module):  # sizing the window, evaluating it
+        monkeypatch.setattr(
+            module, "plan_reuse", lambda *a, **k: calls.append(1) or real(*a, **k)
+        )
     out = runner.generate(
         {**req, "prefix": req["prefix"] + "x"}, NEVER, lambda: None, lambda t: None
     )
