@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_setting_flags(c)
     d = sub.add_parser("doctor", help="backend, model metadata, FIM template, a timed infill")
     _add_setting_flags(d)
+    n = sub.add_parser("next-edit", help="print the edit Zeta 2.1 predicts at FILE:LINE:COL")
+    n.add_argument("location", help="FILE:LINE:COL, 1-based like compiler messages")
+    n.add_argument("--history", type=Path, help="a unified diff to use as the edit history "
+                   "(default: the working tree's git diff of the file)")  # fmt: skip
+    _add_setting_flags(n)
     dl = sub.add_parser("download", help="fetch a registry model into the cache")
     dl.add_argument("name", nargs="?", help="registry name (default: the default model)")
     sub.add_parser("models", help="list the registry")
@@ -170,13 +175,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     path, line, col = parse_location(args.location)
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            text = f.read()
-    except UnicodeDecodeError:
-        raise CliError(f"cannot complete in {path}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    text = _read_text(path)
     offset = cursor_offset(text, line, col)
     prefix, suffix = text[:offset], text[offset:]
     language = language_of_path(str(path))
@@ -193,6 +192,27 @@ def cmd_complete(args: argparse.Namespace) -> int:
     if out.suggestion is not None:
         sys.stdout.write(out.suggestion.text + "\n")  # a line, like any command's output
     return 0
+
+
+def cmd_next_edit(args: argparse.Namespace) -> int:
+    """Print the predicted next edit at a cursor as a unified diff (cli_next_edit.py)."""
+    from lsp_server import cli_next_edit
+
+    settings = settings_from_args(args)
+    path, line, col = parse_location(args.location)
+    text = _read_text(path, "predict an edit in")
+    return cli_next_edit.run(settings, path, text, cursor_offset(text, line, col), args.history)
+
+
+def _read_text(path: Path, action: str = "complete in") -> str:
+    """A UTF-8 source file exactly as it is (line endings kept), or a CliError."""
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.read()
+    except UnicodeDecodeError:
+        raise CliError(f"cannot {action} {path}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -225,7 +245,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         _smoke(engine, settings)
     finally:
         engine.close()
+    _doctor_next_edit(settings)
     return 0
+
+
+def _doctor_next_edit(settings: Settings) -> None:
+    from lsp_server import cli_next_edit
+
+    cli_next_edit.doctor(settings)
 
 
 LOCAL_FACTS = (
@@ -250,6 +277,7 @@ def _doctor_remote(settings: Settings) -> int:
         _smoke(engine, settings)
     finally:
         engine.close()
+    _doctor_next_edit(settings)
     return 0
 
 
@@ -350,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.WARNING)
     commands = {
         "complete": cmd_complete,
+        "next-edit": cmd_next_edit,
         "doctor": cmd_doctor,
         "download": cmd_download,
         "models": cmd_models,

@@ -186,6 +186,20 @@ def test_doctor(env, tiny_model: Path) -> None:
     assert re.search(r"^cold-start window: \d+ of 3960 prompt tokens, to answer", proc.stdout, re.M)
 
 
+def test_doctor_reports_the_next_edit_model(env, tiny_model: Path, tmp_path: Path) -> None:
+    from tests.tiny_model import write_zeta_model
+
+    zeta = write_zeta_model(tmp_path / "zeta.gguf")
+    proc = cli(env, "doctor", "--model", tiny_model, "--next-edit-model", zeta)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert f"next edits: model {zeta}" in lines
+    assert "next edits: zeta-2.1-tiny on CPU, context 8192" in lines
+    assert any(re.fullmatch(r"next edits: smoke prediction in \d+ ms: an edit", x) for x in lines)
+    plain = cli(env, "doctor", "--model", tiny_model)
+    assert "next edits: off (no --next-edit-model)" in plain.stdout.splitlines()
+
+
 def test_doctor_cold_window_follows_the_latency_target() -> None:
     from lsp_server.cli import _cold_window_line
     from lsp_server.settings import DEFAULTS, Settings
@@ -362,3 +376,47 @@ def test_remote_complete_and_doctor(env, tmp_path: Path, tiny_model: Path) -> No
     assert down.returncode == 1 and f"cannot reach {server.url}" in down.stderr
     no_url = cli(env, "complete", f"{src}:2:5", "--engine", "remote")
     assert no_url.returncode == 1 and "--engine remote needs --remote-url" in no_url.stderr
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+        cwd=cwd, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def test_next_edit_prints_the_predicted_edit_as_a_diff(env, tmp_path: Path) -> None:
+    """The working tree's git diff is the history; the edit comes out as a unified diff."""
+    from tests.tiny_model import ZETA_DOCUMENT, write_zeta_model
+
+    zeta = write_zeta_model(tmp_path / "zeta.gguf")
+    repo = tmp_path / "proj"
+    repo.mkdir()
+    src = write(repo / "area.py", ZETA_DOCUMENT.replace("width, height", "width"))
+    git(repo, "init", "-q")
+    git(repo, "add", "area.py")
+    git(repo, "commit", "-q", "-m", "v1")
+    write(src, ZETA_DOCUMENT)  # the user added a parameter
+    proc = cli(env, "next-edit", f"{src}:5:13", "--next-edit-model", zeta)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        "--- a/area.py\n+++ b/area.py\n@@ -2,4 +2,4 @@\n     return width * height\n \n \n"
+        "-print(area(2))\n+print(area(2, 3))\n"
+    )
+    history = write(tmp_path / "h.diff", "--- a/x.py\n+++ b/x.py\n@@ -1,1 +1,1 @@\n-a\n+b\n")
+    again = cli(env, "next-edit", f"{src}:5:13", "--next-edit-model", zeta, "--history", history)
+    assert again.returncode == 0 and again.stdout == proc.stdout
+
+
+def test_next_edit_without_a_model_or_an_edit(env, tmp_path: Path) -> None:
+    from tests.tiny_model import ZETA_DOCUMENT, write_zeta_model
+
+    src = write(tmp_path / "area.py", ZETA_DOCUMENT)
+    proc = cli(env, "next-edit", f"{src}:5:13")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "no next-edit model: pass --next-edit-model" in proc.stderr
+    none = write_zeta_model(tmp_path / "none.gguf", "<|marker_1|><|marker_1|>")
+    quiet = cli(env, "next-edit", f"{src}:5:13", "--next-edit-model", none)
+    assert quiet.returncode == 0 and quiet.stdout == ""
+    assert "no next edit predicted" in quiet.stderr
+    assert_error(cli(env, "next-edit", f"{src}:99:1", "--next-edit-model", none), "line 99")

@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lsp_server.engines.local.supervisor import LocalEngine
@@ -20,7 +19,11 @@ from lsp_server.engines.remote.client import RemoteConfig, RemoteEngine
 from lsp_server.lsp.model_life import in_daemon_thread
 from lsp_server.model_files.download import DownloadCancelled, DownloadError
 from lsp_server.model_files.model_check import ModelError
-from lsp_server.model_files.model_setup import locate_model_named, worker_config
+from lsp_server.model_files.model_setup import (
+    NEXT_EDIT_CONTEXT,
+    locate_model_named,
+    next_edit_config,
+)
 from lsp_server.model_files.registry import resolve_model
 from lsp_server.next_edit.history import EditHistory
 from lsp_server.next_edit.predictor import Predictor
@@ -29,7 +32,6 @@ if TYPE_CHECKING:
     from lsp_server.lsp.model_life import ModelServer
 
 log = logging.getLogger("seed_coder_lsp.next_edit")
-NEXT_EDIT_CONTEXT = 8192  # Zeta 2.1's prompts are up to 4,096 estimated tokens, plus the answer
 
 
 class NextEdits:
@@ -117,12 +119,7 @@ class NextEdits:
                 return None
         model = locate_model_named(name)
         self._set("loading", f"loading {model.path.name}")
-        config = replace(
-            worker_config(settings, str(model.path)),
-            n_ctx=max(NEXT_EDIT_CONTEXT, settings.context_length),
-            fim_template="seed-coder",
-        )
-        return LocalEngine(config, on_event=self._on_event)
+        return LocalEngine(next_edit_config(settings, str(model.path)), on_event=self._on_event)
 
     def _check(self, engine: LocalEngine | RemoteEngine) -> None:
         """Zeta 2.1 speaks Seed-Coder's FIM: a model without those tokens cannot serve."""

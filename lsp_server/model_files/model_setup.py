@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from lsp_server.engines.local.runner import WorkerConfig
 from lsp_server.model_files.model_check import check_model_file
 from lsp_server.model_files.registry import ResolvedModel, resolve_model
@@ -31,4 +33,16 @@ def worker_config(settings: Settings, model_path: str) -> WorkerConfig:
         fim_template=settings.fim_template,
         threads=settings.threads,
         log_level=settings.log_level,
+    )
+
+
+NEXT_EDIT_CONTEXT = 8192  # Zeta 2.1's prompts are up to 4,096 estimated tokens, plus the answer
+
+
+def next_edit_config(settings: Settings, model_path: str) -> WorkerConfig:
+    """The next-edit model's worker: Seed-Coder's FIM tokens, room for Zeta's prompts."""
+    return replace(
+        worker_config(settings, model_path),
+        n_ctx=max(NEXT_EDIT_CONTEXT, settings.context_length),
+        fim_template="seed-coder",
     )
