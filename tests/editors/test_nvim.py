@@ -515,6 +515,50 @@ def test_download_command_fetches_the_model_and_completions_follow(
 
 
 @pytest.mark.parametrize("nvim", BOTH)
+def test_next_edit_overlay_tab_jumps_then_applies_and_dismiss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nvim: str, tiny_model_path: Path
+) -> None:
+    """The user adds a parameter; the next edit (the call gets its argument) is drawn where it
+    is, <Tab> jumps there, <Tab> applies it exactly; <C-]> hides it and changes nothing."""
+    from tests.tiny_model import ZETA_DOCUMENT, write_zeta_model
+
+    zeta = write_zeta_model(tmp_path / "zeta.gguf")
+    before = ZETA_DOCUMENT.replace("width, height", "width")
+    settings = {"nextEditModel": str(zeta)}
+    with _start(tmp_path, monkeypatch, tiny_model_path, text=before, settings=settings,
+                nvim=nvim) as ed:  # fmt: skip
+        ed.wait(lambda: ed.lua("return T.stats().next_edit.state") == "ready", "next edits ready")
+        ed.nv.current.window.cursor = (1, len("def area(width") - 1)
+        ed.feed("a, height<Esc>")  # the user's edit, in Insert mode, then back to Normal
+        assert ed.lines()[0] == "def area(width, height):"
+        marks = ed.wait(lambda: ed.lua("return T.next_edit()"), "the next-edit overlay")
+        assert [(m["row"], m["col"], m["text"], m["hl"]) for m in marks] == [
+            (4, 12, ", 3", "SeedCoderNextEditAdd")
+        ]
+        assert ed.lines()[4] == "print(area(2))"  # drawn, not applied
+        ed.feed("<C-]>")  # dismissed: nothing changes
+        assert ed.lua("return T.next_edit()") == [] and ed.lines()[4] == "print(area(2))"
+        ed.nv.command("SeedCoderNextEdit")  # asked for again
+        ed.wait(lambda: ed.lua("return T.next_edit()"), "the overlay again")
+        ed.feed("<Tab>")
+        assert ed.cursor() == (5, 12) and ed.lua("return T.next_edit()")  # jumped, still shown
+        ed.feed("<Tab>")
+        assert ed.lines() == (ZETA_DOCUMENT.replace("area(2)", "area(2, 3)")).split("\n")[:-1]
+        assert ed.lua("return T.next_edit()") == []
+        assert ed.cursor() == (5, 15)  # after the new text
+        ed.wait(lambda: ed.lua("return T.stats().next_edit.accepted") == 1, "the accept command")
+        ed.feed("u")  # one undo step takes the whole edit back
+        assert ed.lines()[4] == "print(area(2))"
+        # the edit the user just took back is not proposed again
+        seen = ed.lua("return T.stats().next_edit.no_edit")
+        ed.nv.command("SeedCoderNextEdit")
+        ed.wait(lambda: ed.lua("return T.stats().next_edit.no_edit") > seen, "the answer")
+        assert ed.lua("return T.next_edit()") == []
+        ed.nv.command("checkhealth seed_coder")
+        assert any("next edits: ready" in line for line in ed.lines()), ed.lines()
+
+
+@pytest.mark.parametrize("nvim", BOTH)
 def test_setup_rejects_bad_options(tmp_path: Path, nvim: str) -> None:
     nv = pynvim.attach(
         "child", argv=[nvim, "--embed", "--headless", "--clean", "-u", "NONE", "-i", "NONE", "-n"]

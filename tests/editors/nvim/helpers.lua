@@ -127,6 +127,31 @@ function T.stats()
   return res and res.result or vim.NIL
 end
 
+--- The next-edit overlay of the current buffer: { row, col, end_row, end_col, hl, text, lines }.
+function T.next_edit()
+  local ns = vim.api.nvim_get_namespaces().seed_coder_next_edit
+  if not ns then
+    return {}
+  end
+  local out = {}
+  for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })) do
+    local d = m[4]
+    local text = {}
+    for _, chunk in ipairs(d.virt_text or {}) do
+      text[#text + 1] = chunk[1]
+    end
+    out[#out + 1] = {
+      row = m[2],
+      col = m[3],
+      end_row = d.end_row or vim.NIL,
+      end_col = d.end_col or vim.NIL,
+      hl = d.hl_group or (d.virt_text and d.virt_text[1] and d.virt_text[1][2]) or '',
+      text = table.concat(text),
+    }
+  end
+  return out
+end
+
 function T.mode()
   return vim.api.nvim_get_mode().mode
 end

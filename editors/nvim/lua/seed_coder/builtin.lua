@@ -77,21 +77,25 @@ end
 ---@param enabled boolean
 function M.attach(bufnr, client, keys, enabled)
   M.enable(enabled, client.id)
-  local function map(lhs, fn, desc)
+  local function map(lhs, fn, desc, next_edit)
     if lhs then
       vim.keymap.set('i', lhs, function()
-        return fn() and '' or lhs
+        if fn() then
+          return ''
+        end
+        -- no suggestion shown: a next edit, if one is shown, has the key
+        return next_edit and require('seed_coder.next_edit').key(next_edit) or lhs
       end, { buffer = bufnr, expr = true, replace_keycodes = true, desc = desc })
     end
   end
-  map(keys.accept, M.accept, 'seed_coder: accept suggestion')
+  map(keys.accept, M.accept, 'seed_coder: accept suggestion / next edit', 'tab')
   map(keys.accept_word, function()
     return M.accept('word')
   end, 'seed_coder: accept next word')
   map(keys.accept_line, function()
     return M.accept('line')
   end, 'seed_coder: accept next line')
-  map(keys.dismiss, M.dismiss, 'seed_coder: dismiss suggestion')
+  map(keys.dismiss, M.dismiss, 'seed_coder: dismiss suggestion / next edit', 'dismiss')
   if keys.trigger then
     vim.keymap.set('i', keys.trigger, function()
       M.trigger(bufnr)

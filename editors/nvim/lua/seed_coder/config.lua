@@ -14,6 +14,7 @@ local M = {}
 ---@field filetypes string[]|nil       nil = every filetype.
 ---@field root_markers string[]        Files that mark a project root.
 ---@field debounce_ms integer          Client-side debounce (Neovim 0.10/0.11 only).
+---@field next_edit_debounce_ms integer Pause after an edit before a next edit is asked for.
 ---@field keymaps seed_coder.Keymaps
 
 ---@type seed_coder.Config
@@ -23,6 +24,7 @@ M.defaults = {
   filetypes = nil,
   root_markers = { '.git' },
   debounce_ms = 30,
+  next_edit_debounce_ms = 300,
   keymaps = {
     accept = '<Tab>',
     accept_word = '<M-Right>',
@@ -71,6 +73,7 @@ function M.validate(cfg)
     check('opts.filetypes', cfg.filetypes, 'table', true)
     check('opts.root_markers', cfg.root_markers, 'table')
     check('opts.debounce_ms', cfg.debounce_ms, 'number')
+    check('opts.next_edit_debounce_ms', cfg.next_edit_debounce_ms, 'number')
     check('opts.keymaps', cfg.keymaps, 'table')
   end)
   if not ok then

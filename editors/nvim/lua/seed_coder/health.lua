@@ -91,6 +91,18 @@ function M.check()
   if not sc.is_enabled() then
     h.warn('suggestions are turned off (:SeedCoderEnable)')
   end
+
+  h.start('seed_coder: next edits')
+  local ne = st and st.nextEdit
+  if ne == 'ready' then
+    h.ok('next edits: ready (<Tab> jumps to / applies a shown edit, <C-]> dismisses)')
+  elseif ne == 'error' then
+    h.error('next edits: the next-edit model failed (see :LspLog or :messages)')
+  elseif ne == nil or ne == 'off' then
+    h.info('next edits: off (set the server setting nextEditModel, see :help seed_coder-next-edit)')
+  else
+    h.info('next edits: ' .. tostring(ne))
+  end
 end
 
 return M

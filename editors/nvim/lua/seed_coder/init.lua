@@ -26,6 +26,7 @@ local function on_attach(args)
   else
     require('seed_coder.inline').attach(args.buf)
   end
+  require('seed_coder.next_edit').attach(args.buf)
 end
 
 --- Configures and enables the server. Safe to call again (new options replace the old ones).
@@ -33,9 +34,13 @@ end
 function M.setup(opts)
   local cfg = require('seed_coder.config').set(opts)
   local ghost = require('seed_coder.ghost')
-  ghost.define_hl()
+  local function define_hl()
+    ghost.define_hl()
+    require('seed_coder.next_edit').define_hl()
+  end
+  define_hl()
   local group = vim.api.nvim_create_augroup('seed_coder', { clear = true })
-  vim.api.nvim_create_autocmd('ColorScheme', { group = group, callback = ghost.define_hl })
+  vim.api.nvim_create_autocmd('ColorScheme', { group = group, callback = define_hl })
   vim.api.nvim_create_autocmd('LspAttach', { group = group, callback = on_attach })
   vim.api.nvim_create_autocmd('LspDetach', {
     group = group,
@@ -138,6 +143,11 @@ function M.download(name)
   else
     client.request('workspace/executeCommand', params, done)
   end
+end
+
+--- Asks for the next edit at the cursor now (:SeedCoderNextEdit).
+function M.next_edit()
+  require('seed_coder.next_edit').request()
 end
 
 function M.status()

@@ -355,7 +355,7 @@ end
 --- Insert-mode keymaps, buffer-local. Accept/dismiss keys fall back to their normal meaning
 --- when no suggestion is shown.
 local function set_keymaps(bufnr, keys)
-  local function fallback_map(lhs, fn, desc)
+  local function fallback_map(lhs, fn, desc, next_edit)
     if not lhs then
       return
     end
@@ -363,13 +363,14 @@ local function set_keymaps(bufnr, keys)
       if M.visible() then
         return ('<Cmd>lua require("seed_coder.inline").%s()<CR>'):format(fn)
       end
-      return lhs
+      -- no suggestion shown: a next edit, if one is shown, has the key
+      return next_edit and require('seed_coder.next_edit').key(next_edit) or lhs
     end, { buffer = bufnr, expr = true, replace_keycodes = true, desc = desc })
   end
-  fallback_map(keys.accept, 'accept', 'seed_coder: accept suggestion')
+  fallback_map(keys.accept, 'accept', 'seed_coder: accept suggestion / next edit', 'tab')
   fallback_map(keys.accept_word, 'accept_word', 'seed_coder: accept next word')
   fallback_map(keys.accept_line, 'accept_line', 'seed_coder: accept next line')
-  fallback_map(keys.dismiss, 'dismiss', 'seed_coder: dismiss suggestion')
+  fallback_map(keys.dismiss, 'dismiss', 'seed_coder: dismiss suggestion / next edit', 'dismiss')
   if keys.trigger then
     vim.keymap.set('i', keys.trigger, function()
       M.trigger()
