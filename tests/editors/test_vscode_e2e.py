@@ -82,22 +82,31 @@ def test_vscode_inline_completion_end_to_end(
     # "Seed-Coder: Download Model", which fetches it from a stand-in hub on 127.0.0.1.
     with running(Hub(files={"test/tiny-GGUF/tiny.gguf": model.read_bytes()})) as hub:
         target = use_registry(monkeypatch, tmp_path, hub)
-        _drive(infill)
+        _drive(infill, tiny_model.write_zeta_model(tmp_path / "zeta.gguf"))
         assert target.is_file() and hub.gets() >= 1
 
 
-def _drive(infill: str) -> None:
+def _drive(infill: str, zeta: Path) -> None:
     """Run the driver (code-server + Chromium) once; fail with its output."""
     if not VSIX.exists():
         if not (EXT_DIR / "node_modules").exists():
             subprocess.run(["npm", "ci"], cwd=EXT_DIR, check=True, timeout=600)
         subprocess.run(["npm", "run", "package"], cwd=EXT_DIR, check=True, timeout=600)
 
+    from tests.tiny_model import ZETA_DOCUMENT
+
     document, blank_line, word_lines = sample_document(infill)
     env = {
         **os.environ,
         "SEED_CODER_E2E_SERVER": json.dumps([sys.executable, "-m", "lsp_server"]),
         "SEED_CODER_E2E_DOWNLOAD": "tiny-test",
+        # (f) next edits: the user adds a parameter, the call gets its argument
+        "SEED_CODER_E2E_NEXT_EDIT_MODEL": str(zeta),
+        "SEED_CODER_E2E_NEXT_EDIT_BEFORE": ZETA_DOCUMENT.replace("width, height", "width"),
+        "SEED_CODER_E2E_NEXT_EDIT_TYPED": ", height",
+        "SEED_CODER_E2E_NEXT_EDIT_AT": f"1:{len('def area(width') + 1}",
+        "SEED_CODER_E2E_NEXT_EDIT_AFTER": ZETA_DOCUMENT.replace("area(2)", "area(2, 3)"),
+        "SEED_CODER_E2E_NEXT_EDIT_SHOWN": ", 3",
         "SEED_CODER_E2E_EXPECT": infill,
         # After typing "x" at module level every infill line is deeper than the cursor's block.
         "SEED_CODER_E2E_EXPECT_WORD": infill,

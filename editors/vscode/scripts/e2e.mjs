@@ -14,12 +14,16 @@
 //   SEED_CODER_E2E_BLANK_LINE   line number of a whitespace-only line inside a function
 //   SEED_CODER_E2E_WORD_LINES  comma-separated 1-based empty lines (below BLANK_LINE) where `x` is
 //                             typed (default 8,11: mid-file and the last line, i.e. end of file)
+//   SEED_CODER_E2E_NEXT_EDIT_MODEL  a Zeta-format GGUF (optional): after the completion checks it
+//                             becomes seedCoder.nextEditModel, and (f) checks next edits in
+//                             NEXT_EDIT_FILE (NEXT_EDIT_BEFORE -> type NEXT_EDIT_TYPED at
+//                             NEXT_EDIT_AT, 1-based line:col -> NEXT_EDIT_AFTER after Tab, Tab)
 //   SEED_CODER_E2E_VSIX       packaged extension (default: ../seed-coder-lsp.vsix)
 //   SEED_CODER_E2E_DIR        setup dir (default: ../.e2e)
 //   SEED_CODER_E2E_ARTIFACTS  where a failure leaves screenshot + logs (default: ../e2e-artifacts)
 //   SEED_CODER_E2E_TIMEOUT_MS per-step wait (default 90000)
 //   SEED_CODER_E2E_KEEP       keep the temp dir (user data, logs, workspace) after the run
-// Checks: (e) with SEED_CODER_E2E_DOWNLOAD, the download command, (c) status bar ready, (a) ghost text + Tab at a blank line in a function, (b) after a
+// Checks: (e) with SEED_CODER_E2E_DOWNLOAD, the download command, (f) next edits, (c) status bar ready, (a) ghost text + Tab at a blank line in a function, (b) after a
 // typed word, (d) Seed-Coder: Toggle -> "disabled" and back.
 // Exit code 0 = all checks passed, 1 = a check failed (artifacts saved), 2 = bad setup.
 import { spawn, spawnSync } from 'node:child_process';
@@ -158,6 +162,10 @@ async function main() {
     'seedCoder.logLevel': 'debug',
   };
   if (process.env.SEED_CODER_E2E_MODEL) settings['seedCoder.model'] = process.env.SEED_CODER_E2E_MODEL;
+  if (process.env.SEED_CODER_E2E_NEXT_EDIT_MODEL) {
+    settings['seedCoder.nextEditModel'] = process.env.SEED_CODER_E2E_NEXT_EDIT_MODEL;
+    settings['seedCoder.nextEdit'] = false; // (f) turns them on, after the completion checks
+  }
   const download = process.env.SEED_CODER_E2E_DOWNLOAD || '';
   if (download) settings['seedCoder.model'] = download;
   fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
@@ -327,6 +335,11 @@ async function main() {
     await until('the status bar to show ready again', async () => (await statusText()).includes('codicon-check'));
     log(`PASS (d) toggle on: status bar ${show(await statusText())}`);
 
+    const nextModel = process.env.SEED_CODER_E2E_NEXT_EDIT_MODEL;
+    if (nextModel) {
+      await checkNextEdits(page, workspace, runCommand, save);
+    }
+
     // (c) again: still ready after completions (now with a latency).
     log(`status bar at the end: ${show(await statusText())}`);
     if (!(await statusText()).includes('codicon-check')) throw new Error('(c): status bar is not ready at the end');
@@ -339,6 +352,70 @@ async function main() {
     await cleanup();
     return 1;
   }
+}
+
+/** (f) Next edits: the user adds a parameter; the call's new argument is drawn beside it, Escape
+ * hides it (the file unchanged), "Suggest Next Edit" shows it again, Tab jumps there, Tab applies. */
+async function checkNextEdits(page, workspace, runCommand, save) {
+  const name = env('SEED_CODER_E2E_NEXT_EDIT_FILE', 'area.py');
+  const before = env('SEED_CODER_E2E_NEXT_EDIT_BEFORE');
+  const typed = env('SEED_CODER_E2E_NEXT_EDIT_TYPED');
+  const [atLine, atCol] = env('SEED_CODER_E2E_NEXT_EDIT_AT').split(':').map(Number);
+  const after = env('SEED_CODER_E2E_NEXT_EDIT_AFTER');
+  const shownText = env('SEED_CODER_E2E_NEXT_EDIT_SHOWN');
+  const file = path.join(workspace, name);
+  fs.writeFileSync(file, before);
+  // seedCoder.nextEditModel was set from the start with seedCoder.nextEdit off; on now
+  await runCommand('Seed-Coder: Toggle Next Edits');
+  log('(f) next edits turned on ("Seed-Coder: Toggle Next Edits")');
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible' });
+  await page.keyboard.type(name);
+  await until('quick open to list the file', () => page.locator('.quick-input-list .monaco-list-row', { hasText: name }).count());
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`.tab[data-resource-name="${name}"]`, { timeout: TIMEOUT });
+  const ed = page.locator('.editor-instance .monaco-editor').first();
+  await ed.locator('.view-lines').click();
+  // The decoration's new text is a CSS ::after of a span in the line (not document text).
+  const decorated = () =>
+    ed.evaluate((root) => {
+      const out = [];
+      for (const el of root.querySelectorAll('.view-lines span')) {
+        const c = getComputedStyle(el, '::after').content;
+        if (c && c !== 'none' && c !== 'normal') out.push(c.replace(/^"|"$/g, ''));
+      }
+      return out.join('|');
+    });
+  const waitShown = (what) => until(`${what}: the next edit ${show(shownText)} drawn`, async () => (await decorated()).includes(shownText), TIMEOUT);
+  // the next-edit model loads in the background: retry the edit's request until it is shown
+  await page.keyboard.press('Control+G');
+  await page.keyboard.type(`${atLine}:${atCol}`);
+  await page.keyboard.press('Enter');
+  await page.keyboard.type(typed);
+  await until('(f) a next edit after the typed change', async () => {
+    if ((await decorated()).includes(shownText)) return true;
+    await runCommand('Seed-Coder: Suggest Next Edit');
+    await sleep(1000);
+    return (await decorated()).includes(shownText);
+  }, TIMEOUT);
+  log(`(f) next edit drawn: ${show(await decorated())}`);
+  await page.keyboard.press('Escape');
+  await until('(f) Escape hides the next edit', async () => !(await decorated()).includes(shownText), 10000);
+  await save();
+  const typedText = fs.readFileSync(file, 'utf8');
+  if (typedText === after) throw new Error('(f) Escape applied the edit');
+  log('PASS (f) Escape dismissed it, the file unchanged');
+  await runCommand('Seed-Coder: Suggest Next Edit');
+  await waitShown('(f) asked again');
+  await page.keyboard.press('Tab'); // jump
+  await sleep(300);
+  if (!(await decorated()).includes(shownText)) throw new Error('(f) the first Tab did not keep the edit shown');
+  await page.keyboard.press('Tab'); // apply
+  await save();
+  await until('(f) Tab, Tab applied the edit', () => fs.readFileSync(file, 'utf8') === after, 10000).catch((e) => {
+    throw new Error(`${e.message}\n  expected: ${show(after)}\n  actual:   ${show(fs.readFileSync(file, 'utf8'))}`);
+  });
+  log('PASS (f) Tab jumped to the next edit and Tab applied it exactly');
 }
 
 async function saveArtifacts(page, tmp, userData) {

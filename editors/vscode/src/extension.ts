@@ -5,6 +5,7 @@ import {
   LanguageClient,
   RevealOutputChannelOn,
 } from 'vscode-languageclient/node';
+import { NextEdits } from './nextEdit';
 import { resolveServerCommand } from './serverCommand';
 import { StatusBar, StatusParams } from './status';
 
@@ -16,13 +17,18 @@ let client: LanguageClient | undefined;
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('Seed-Coder', { log: true });
   const status = new StatusBar();
-  context.subscriptions.push(output, status);
+  const nextEdits = new NextEdits(() => client);
+  context.subscriptions.push(output, status, nextEdits);
 
   context.subscriptions.push(
     vscode.commands.registerCommand('seedCoder.showLog', () => output.show(true)),
     vscode.commands.registerCommand('seedCoder.toggle', async () => {
       const config = vscode.workspace.getConfiguration(SECTION);
       await config.update('enable', !config.get<boolean>('enable', true), vscode.ConfigurationTarget.Global);
+    }),
+    vscode.commands.registerCommand('seedCoder.toggleNextEdits', async () => {
+      const config = vscode.workspace.getConfiguration(SECTION);
+      await config.update('nextEdit', !config.get<boolean>('nextEdit', true), vscode.ConfigurationTarget.Global);
     }),
     vscode.commands.registerCommand('seedCoder.restartServer', async () => {
       if (client) {
