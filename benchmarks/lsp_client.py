@@ -169,6 +169,21 @@ class Doc:
         )
         return asyncio.wrap_future(fut)
 
+    def request_next_edit(self, cursor: int) -> tuple[str, asyncio.Future[Any]]:
+        """textDocument/copilotInlineEdit at `cursor`, sent now; (its id, its answer)."""
+        self.next_id = getattr(self, "next_id", 0) + 1
+        msg_id = f"ne-{self.next_id}"
+        pos = self.position(cursor)
+        params = {
+            "textDocument": {"uri": self.uri, "version": self.version},
+            "position": {"line": pos.line, "character": pos.character},
+            "context": {"triggerKind": 2},
+        }
+        fut = self.server.client.protocol.send_request(
+            "textDocument/copilotInlineEdit", params, msg_id=msg_id
+        )
+        return msg_id, asyncio.wrap_future(fut)
+
     def cancel(self, msg_id: str) -> None:
         from lsprotocol import types
 

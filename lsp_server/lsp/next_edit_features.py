@@ -43,7 +43,7 @@ def _get(obj: Any, *keys: str) -> Any:
 def after_change(ls: SeedCoderServer, uri: str, old: str | None, changes: Sequence[Any]) -> None:
     """A didChange: a running prediction is for an old text (stop it); the history records
     the change (documents the model may see only)."""
-    ls.next_edits.predictor.preempt()
+    ls.next_edits.predictor.supersede()
     doc = ls.documents.get(uri)
     if doc is None or old is None:
         return

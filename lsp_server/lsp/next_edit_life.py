@@ -52,9 +52,10 @@ class NextEdits:
         return self.key is not None
 
     def _log_stats(self, stats: dict[str, Any]) -> None:
+        """A prediction's numbers, for the log (called on the engine's thread)."""
         from lsp_server.keystroke.completion import stats_line
 
-        self.server.say(f"next edit: {stats_line(stats)}")
+        self.server.from_thread(self.server.say, f"next edit: {stats_line(stats)}")
 
     def _set(self, state: str, message: str) -> None:
         self.state = {"state": state, "message": message}

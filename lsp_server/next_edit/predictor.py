@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from lsp_server.keystroke.flights import EngineLike
 from lsp_server.next_edit import regions
 from lsp_server.next_edit.history import EditHistory
 from lsp_server.next_edit.output import Edit, Malformed, edit_from
@@ -25,7 +25,20 @@ from lsp_server.next_edit.zeta_v0318 import assemble, reserved_text_in
 
 log = logging.getLogger("seed_coder_lsp.next_edit")
 MAX_TOKENS = 512  # an answer may rewrite the whole ~350-token editable region
+PACE_WINDOW_S = 0.4  # longer gaps between requests are pauses, not typing rhythm
+WAIT_MAX_S = 0.25  # at most this long a prediction waits for a pause in typing
 RECENT = 32  # predictions kept for the accept command and the inline-completion path
+
+
+class EditEngine(Protocol):
+    """What the predictor needs from an engine (local or remote)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    def submit(self, op: str = "complete", **payload: Any) -> Any: ...
+
+    def cancel(self, job: Any, soft: bool = False) -> None: ...
 
 
 @dataclass
@@ -37,10 +50,11 @@ class Counters:
     edits: int = 0  # answers that became an edit
     no_edit: int = 0  # answers without an edit (or one that changes nothing)
     malformed: int = 0
-    superseded: int = 0  # a newer request stopped this one
+    superseded: int = 0  # a change or a newer request stopped it (after the decode in progress)
     preempted: int = 0  # a completion stopped it
     stale: int = 0  # the document changed while it ran
     refused: int = 0  # the text holds template text, or the prompt would not fit
+    warmups: int = 0  # prompts evaluated (no answer) while waiting for a pause in typing
     not_ready: int = 0
     errors: int = 0
     shown: int = 0  # the client said it showed one (didShowInlineEdit)
@@ -81,7 +95,7 @@ class Predictor:
 
     def __init__(
         self,
-        engine: Callable[[], EngineLike | None],
+        engine: Callable[[], EditEngine | None],
         history: EditHistory,
         current: Callable[[str], tuple[str, int] | None],
         on_stats: Callable[[dict[str, Any]], None] | None = None,
@@ -94,19 +108,33 @@ class Predictor:
         self.running: tuple[Any, asyncio.Future[Any]] | None = None  # (job, its future)
         self.recent: OrderedDict[str, Prediction] = OrderedDict()
         self._ids = itertools.count(1)
+        self.ticket = 0  # bumped by every request and change: a waiting request is then stale
+        self.last_request: float | None = None
+        self.pace: float | None = None  # typical gap between requests while typing, seconds
+        self.cost: float | None = None  # seconds a prediction takes, moving average
+        self.clock = time.monotonic
 
     def preempt(self) -> None:
-        """A keystroke wants a completion: stop the running prediction (the client asks again
-        after the next pause)."""
-        if self._stop_running():
+        """A completion wants the engine's CPU now: stop the running prediction inside the
+        decode in progress (the client asks again after the next pause); one waiting for a
+        pause never starts."""
+        self.ticket += 1
+        if self._stop_running(soft=False):
             self.counters.preempted += 1
 
-    def _stop_running(self) -> bool:
+    def supersede(self) -> None:
+        """The text changed: the running prediction is for old text. It stops after the decode
+        in progress, which stays cached: the next prompt shares most of it."""
+        self.ticket += 1
+        if self._stop_running(soft=True):
+            self.counters.superseded += 1
+
+    def _stop_running(self, soft: bool) -> bool:
         running, self.running = self.running, None
         engine = self.engine()
         if running is None or engine is None or running[0].done:
             return False
-        engine.cancel(running[0])
+        engine.cancel(running[0], soft=soft)
         return True
 
     async def predict(
@@ -118,21 +146,35 @@ class Predictor:
         if engine is None or not engine.ready:
             self.counters.not_ready += 1
             return None
-        if self._stop_running():
-            self.counters.superseded += 1
+        self.supersede()
+        ticket = self.ticket
         payload = self._payload(req)
         if payload is None:
             self.counters.refused += 1
             return None
         editable, body = payload
+        delay = self._wait()
+        if delay > 0:
+            # Typing faster than a prediction runs: wait for a pause, and meanwhile evaluate
+            # the prompt only (no answer), stopped after its batch by the next key; what it
+            # evaluated stays cached for the prediction that follows the pause.
+            warm = engine.submit("edit", **{**body, "max_tokens": 0})
+            warm.future.add_done_callback(self._learn)
+            self.running = (warm, asyncio.wrap_future(warm.future))
+            self.counters.warmups += 1
+            await asyncio.sleep(delay)
+            if ticket != self.ticket:
+                self.counters.superseded += 1
+                return None  # a newer request or change came first: it never generated
         job = engine.submit("edit", **body)
         self.counters.predictions += 1
+        job.future.add_done_callback(self._learn)  # also when nobody waits for it any more
         future = asyncio.wrap_future(job.future)
         self.running = (job, future)
         try:
             result = await asyncio.shield(future)
         except asyncio.CancelledError:
-            engine.cancel(job)  # $/cancelRequest or a newer request: stop within a decode
+            engine.cancel(job, soft=True)  # $/cancelRequest: the prompt's batch is kept
             raise
         except Exception as exc:  # noqa: BLE001 - engine errors are an empty answer
             self.counters.errors += 1
@@ -142,6 +184,34 @@ class Predictor:
             if self.running is not None and self.running[0] is job:
                 self.running = None
         return self._take(req, editable, result, undo_of)
+
+    def _learn(self, done: Any) -> None:
+        """A finished or stopped prediction (engine thread): its cost, and its numbers in the
+        log. One stopped after `spent` seconds cost at least that."""
+        if done.cancelled() or done.exception() is not None:
+            return
+        stats = dict(done.result().get("stats") or {})
+        spent = float(stats.get("total_ms", 0.0)) / 1000
+        if done.result().get("cancelled"):
+            self.cost = max(self.cost or 0.0, spent)
+        elif int(stats.get("generated_tokens", 0)) == 0 and stats.get("stop_reason") != "eos":
+            return  # a warm-up: no answer, says nothing of what a prediction costs
+        else:
+            self.cost = spent if self.cost is None else 0.7 * self.cost + 0.3 * spent
+        self.on_stats({**stats, "source": "next-edit"})
+
+    def _wait(self) -> float:
+        """Seconds to wait before starting: none while a prediction costs less than the gap
+        between requests; else a pause (1.5x the typing pace, at most WAIT_MAX_S), so that work
+        the next key would stop is not started (the editors' own debounce makes this 0)."""
+        now = self.clock()
+        if self.last_request is not None and now - self.last_request < PACE_WINDOW_S:
+            gap = now - self.last_request
+            self.pace = gap if self.pace is None else 0.7 * self.pace + 0.3 * gap
+        self.last_request = now
+        if self.pace is None or self.cost is None or self.cost <= self.pace:
+            return 0.0
+        return min(self.pace * 1.5, WAIT_MAX_S)
 
     def _payload(self, req: Request) -> tuple[tuple[int, int], dict[str, Any]] | None:
         """The engine request: the region, the prompt's pieces (None: cannot be sent)."""
@@ -178,8 +248,6 @@ class Predictor:
         undo_of: tuple[int, str] | None,
     ) -> Prediction | None:
         """Parse the answer; keep it only for the version it was computed on."""
-        stats = dict(result.get("stats") or {})
-        self.on_stats({**stats, "source": "next-edit"})
         if result.get("cancelled"):
             return None
         now = self.current(req.uri)
@@ -197,7 +265,12 @@ class Predictor:
             return None
         self.counters.edits += 1
         prediction = Prediction(
-            f"ne-{next(self._ids)}", req.uri, req.version, req.text, edit, stats
+            f"ne-{next(self._ids)}",
+            req.uri,
+            req.version,
+            req.text,
+            edit,
+            dict(result.get("stats") or {}),
         )
         self.recent[prediction.id] = prediction
         while len(self.recent) > RECENT:

@@ -119,10 +119,10 @@ async def test_a_keystroke_stops_a_running_prediction(
             lambda st: st.next_edit.decode_steps >= start.next_edit.decode_steps + 30,
             10, "the prediction to run",
         )  # fmt: skip
-        cursor = s.insert(URI, CALL, ",")  # the user types on
+        cursor = s.insert(URI, CALL, ",")  # the user types on: stopped between two decodes
         assert (await asyncio.wait_for(pending, 10)).edits == []
         stopped = await s.stats()
-        assert stopped.next_edit.preempted == 1
+        assert (stopped.next_edit.superseded, stopped.next_edit.preempted) == (1, 0)
         await asyncio.sleep(0.2)
         later = await s.stats()
         assert later.next_edit.decode_steps - stopped.next_edit.decode_steps <= 1
@@ -134,8 +134,8 @@ async def test_a_keystroke_stops_a_running_prediction(
         )  # fmt: skip
         items = await s.inline(URI, cursor)
         assert [i.insert_text for i in items] == [DEFAULT_INFILL + "\n))"]  # over the closers
-        final = await s.stats()
-        assert final.next_edit.preempted == 2 and final.generations == 1
+        final = await s.stats()  # stopped inside the decode in progress: completions first
+        assert final.next_edit.preempted == 1 and final.generations == 1
         assert (await asyncio.wait_for(pending, 10)).edits == []
 
 

@@ -54,11 +54,16 @@ class Decoder:
         cancelled: Callable[[], bool],
         step: Callable[[], None],
         stats: Stats,
+        stopped: Callable[[], bool] | None = None,
+        batch: int = N_BATCH,
     ) -> bool:
         """Bring the KV cache to `prompt` (kept prefix, shifted chunks, then full batches);
-        False if cancelled (what was evaluated before the cancel stays cached and valid)."""
+        False if cancelled (what was evaluated before the cancel stays cached and valid).
+        `stopped`: checked only between batches (the batch in progress completes); smaller
+        batches make that sooner."""
         llm = self.llm
-        if cancelled():  # cancelled while queued: leave the cache as it is
+        between = stopped or cancelled
+        if between():  # cancelled while queued: leave the cache as it is
             return False
         plan = plan_reuse(
             llm.input_ids[: llm.n_tokens], prompt, limit=max_reuse, can_shift=self.can_shift
@@ -67,8 +72,10 @@ class Decoder:
         stats.reused_tokens = plan.kept
         stats.shifted_tokens = plan.shifted
         todo = prompt[plan.kept :]
-        for i in range(0, len(todo), N_BATCH):
-            chunk = todo[i : i + N_BATCH]
+        for i in range(0, len(todo), batch):
+            if i and between():
+                return False
+            chunk = todo[i : i + batch]
             try:
                 self.decode(chunk, cancelled)
             except Cancelled:

@@ -14,6 +14,7 @@ from lsp_server.engines.local.runner import Outcome, Runner
 from lsp_server.engines.local.sampler import Sampler
 
 EDIT_MAX_TOKENS = 512
+EDIT_BATCH = 512  # a superseded prediction finishes its batch (smaller ones cost throughput)
 
 
 def edit_tokens(runner: Runner, req: dict[str, Any]) -> list[int]:
@@ -50,8 +51,12 @@ def generate_edit(
     cancelled: Callable[[], bool],
     step: Callable[[], None],
     on_text: Callable[[str], None],
+    stopped: Callable[[], bool] | None = None,
 ) -> Outcome:
-    """Evaluate the prompt (reusing the cache), then decode greedily to EOS or max_tokens."""
+    """Evaluate the prompt (reusing the cache), then decode greedily to EOS or max_tokens.
+    `cancelled` aborts inside a decode (a keystroke's completion needs the CPU); `stopped`
+    between two decodes (a newer prediction: the batch in progress is kept, cached)."""
+    stopped = stopped or cancelled
     t0 = time.perf_counter()
     stats = Stats()
     prompt = edit_tokens(runner, req)
@@ -60,7 +65,7 @@ def generate_edit(
     max_tokens = max(0, min(int(req.get("max_tokens", EDIT_MAX_TOKENS)), n_ctx - len(prompt)))
     if len(prompt) >= n_ctx:
         raise ValueError(f"prompt of {len(prompt)} tokens does not fit the context {n_ctx}")
-    if not runner.evaluate(prompt, len(prompt) - 1, cancelled, step, stats):
+    if not runner.evaluate(prompt, len(prompt) - 1, cancelled, step, stats, stopped, EDIT_BATCH):
         return runner.finish(stats, "", (0, 0), t0, t0, "cancelled")
     t1 = time.perf_counter()
     stats.prompt_ms = (t1 - t0) * 1000
@@ -68,7 +73,7 @@ def generate_edit(
     sampler = Sampler(0.0, 0)
     reason = "max_tokens"
     for _ in range(max_tokens):
-        if cancelled():
+        if stopped():
             reason = "cancelled"
             break
         token = sampler.pick(runner.logits())

@@ -199,12 +199,13 @@ class LocalEngine:
             worker.outbox.put({"op": op, "seq": job.seq, **payload})
         return job
 
-    def cancel(self, job: Job) -> None:
-        """Stop this job (only this one) between two decode steps."""
+    def cancel(self, job: Job, soft: bool = False) -> None:
+        """Stop this job (only this one) inside the decode in progress; soft: after it (the
+        batch being evaluated completes and stays cached; next edits)."""
         if job.owner != id(self):
             return  # a job of the engine this one replaced (its sequence numbers differ)
         with self._lock:
-            self._board.cancel(job.seq)
+            self._board.cancel(job.seq, soft)
             # Read the counter after the cancel is visible, so only steps it failed to stop count.
             if job.steps_at_cancel is None:
                 job.steps_at_cancel = self.decode_steps

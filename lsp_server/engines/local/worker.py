@@ -25,20 +25,27 @@ CANCEL_SLOTS = 64
 
 class CancelBoard:
     """Shared memory for cancellation without a message round trip: a watermark (everything up
-    to N) and a ring of single cancels, so cancelling one job leaves older ones (a prefill) be."""
+    to N) and a ring of single cancels, so cancelling one job leaves older ones (a prefill) be.
+    A soft cancel (a second ring) stops a job only between two decodes: the batch in progress
+    completes and stays cached (a superseded prediction's prompt is mostly the next one's)."""
 
     def __init__(self, ctx: Any) -> None:
         self.watermark = ctx.Value("q", 0, lock=False)
         self.ring = ctx.Array("q", CANCEL_SLOTS, lock=False)
+        self.soft = ctx.Array("q", CANCEL_SLOTS, lock=False)
 
-    def cancel(self, seq: int) -> None:
-        self.ring[seq % CANCEL_SLOTS] = seq
+    def cancel(self, seq: int, soft: bool = False) -> None:
+        (self.soft if soft else self.ring)[seq % CANCEL_SLOTS] = seq
 
     def cancel_through(self, seq: int) -> None:
         self.watermark.value = max(self.watermark.value, seq)
 
     def is_cancelled(self, seq: int) -> bool:
         return seq <= self.watermark.value or self.ring[seq % CANCEL_SLOTS] == seq
+
+    def is_stopped(self, seq: int) -> bool:
+        """Cancelled, softly or not."""
+        return self.is_cancelled(seq) or self.soft[seq % CANCEL_SLOTS] == seq
 
 
 def _install_llama_logging(level: str) -> None:
@@ -131,14 +138,13 @@ def _complete(
     """Run one completion request, streaming text pieces, and build its result message."""
     seq = msg.get("seq", 0)
     start = steps.value
-    generate = generate_edit if msg.get("op") == "edit" else Runner.generate
-    outcome = generate(
-        runner,
-        msg,
-        cancelled=lambda: board.is_cancelled(seq),
-        step=_stepper(steps),
-        on_text=lambda text: conn.send({"type": "partial", "seq": seq, "text": text}),
-    )
+    cancelled = lambda: board.is_cancelled(seq)  # noqa: E731
+    on_text = lambda text: conn.send({"type": "partial", "seq": seq, "text": text})  # noqa: E731
+    if msg.get("op") == "edit":
+        stopped = lambda: board.is_stopped(seq)  # noqa: E731
+        outcome = generate_edit(runner, msg, cancelled, _stepper(steps), on_text, stopped)
+    else:
+        outcome = runner.generate(msg, cancelled, _stepper(steps), on_text)
     return {
         "type": "result",
         "seq": seq,

@@ -253,8 +253,9 @@ class RemoteEngine:
         if task.cancelled():
             _settle(job, _cancelled({}))
 
-    def cancel(self, job: Job) -> None:
-        """Close the job's stream: the server stops generating for it."""
+    def cancel(self, job: Job, soft: bool = False) -> None:
+        """Close the job's stream: the server stops generating for it (soft or not: the
+        server's slot keeps what it evaluated of the prompt either way)."""
         if job.owner != id(self):
             return  # a job of the engine this one replaced
         task = self._tasks.get(job.seq)
