@@ -184,3 +184,18 @@ def test_reserved_text() -> None:
     assert z.reserved_text_in("a <|marker_3|> b") == "<|marker_"
     assert z.reserved_text_in("x = '<|user_cursor|>'") == "<|user_cursor|>"
     assert z.reserved_text_in("plain code") is None
+
+
+def test_a_history_larger_than_every_budget_is_left_out() -> None:
+    """Events that cannot fit are dropped (newest first, up to the first that does not fit);
+    the cursor's section is never cut, and a file too large for any prompt gives none."""
+    huge = [z.Event("a.py", "+" + "x" * 20_000 + "\n")]
+    text = prompt("prefix\neditable\nsuffix", (7, 15), 10, huge, budget=4096)
+    assert "edit_history" not in text and "<|marker_1|>edi<|user_cursor|>table" in text
+    small = z.Event("b.py", "-a\n+b\n")
+    text = prompt("prefix\neditable\nsuffix", (7, 15), 10, [small, *huge], budget=4096)
+    assert "edit_history" not in text  # the newest does not fit: nothing older is shown
+    text = prompt("prefix\neditable\nsuffix", (7, 15), 10, [*huge, small], budget=4096)
+    assert "--- a/b.py" in text and "x" * 100 not in text
+    big = "y = 1\n" * 5000
+    assert z.assemble("big.py", big, (0, 600), 3, []) is None

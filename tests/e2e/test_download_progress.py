@@ -208,3 +208,24 @@ async def test_the_download_command_reports_a_failing_hub(registry: Path, hub: H
         hub.refuse, hub.files["test/tiny-GGUF/tiny.gguf"] = None, data
         assert await execute(s) == {"ok": True, "model": "tiny-test"}
         await s.wait_ready()
+
+
+async def test_a_missing_next_edit_model_is_offered_and_fetched_only_when_asked(
+    registry: Path, hub: Hub, tmp_path: Path
+) -> None:
+    """nextEditModel names a registry model that is not on disk: the user is asked (nothing is
+    fetched); the download command with its name fetches it and next edits come up."""
+    local = write_tiny_model(tmp_path / "local.gguf")
+    settings = {"model": str(local), "nextEditModel": "tiny-test"}
+    async with lsp_session(settings) as s:
+        await s.wait_for(lambda st: st.next_edit.state == "error", what="the offer")
+        for _ in range(100):
+            if s.message_requests:
+                break
+            await asyncio.sleep(0.02)
+        (asked,) = s.message_requests
+        assert "tiny-test" in asked.message and "next edits" in asked.message
+        assert hub.gets() == 0 and not registry.exists()
+        assert await execute(s, "tiny-test") == {"ok": True, "model": "tiny-test"}
+        stats = await s.wait_for(lambda st: st.next_edit.state == "ready", what="next edits")
+        assert registry.is_file() and stats.engine_starts == 1  # completions never reloaded

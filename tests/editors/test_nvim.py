@@ -502,7 +502,9 @@ def test_download_command_fetches_the_model_and_completions_follow(
             ed.nv.command("SeedCoderDownload")
             ed.wait(lambda: ed.lua("return T.status()") == "ready", "the downloaded model")
             assert target.is_file() and hub.gets() >= 1
-            result = ed.lua("return require('seed_coder').last_download")
+            result = ed.wait(  # the answer comes after the ready status
+                lambda: ed.lua("return require('seed_coder').last_download"), "the answer"
+            )
             assert result["result"] == {"ok": True, "model": "tiny-test"}
             ed.nv.command("SeedCoderDownload no-such-model")
             ed.wait(lambda: ed.lua("return require('seed_coder').last_download.result.ok")
