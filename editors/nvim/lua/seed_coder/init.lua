@@ -138,11 +138,7 @@ function M.download(name)
       vim.notify('seed_coder: downloaded ' .. tostring(result.model), vim.log.levels.INFO)
     end
   end
-  if vim.fn.has('nvim-0.11') == 1 then
-    client:request('workspace/executeCommand', params, done)
-  else
-    client.request('workspace/executeCommand', params, done)
-  end
+  lsp.request(client, 'workspace/executeCommand', params, done)
 end
 
 --- Asks for the next edit at the cursor now (:SeedCoderNextEdit).

@@ -64,12 +64,23 @@ function M.client_config(cfg)
   }
 end
 
-local function notify(client, method, params)
+--- client:notify() on 0.11+, client.notify() on 0.10.
+function M.notify(client, method, params)
   if vim.fn.has('nvim-0.11') == 1 then
     return client:notify(method, params)
   end
   return client.notify(method, params)
 end
+
+--- client:request() on 0.11+, client.request() on 0.10: (ok, request id).
+function M.request(client, method, params, handler, bufnr)
+  if vim.fn.has('nvim-0.11') == 1 then
+    return client:request(method, params, handler, bufnr)
+  end
+  return client.request(method, params, handler, bufnr)
+end
+
+local notify = M.notify
 
 --- Pushes new settings to running clients (setup() called again).
 ---@param cfg seed_coder.Config

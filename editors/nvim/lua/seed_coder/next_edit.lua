@@ -47,18 +47,12 @@ local function supported(client)
   return caps and caps.experimental and caps.experimental.nextEdits ~= nil
 end
 
-local function request(client, method, params, handler, bufnr)
-  if vim.fn.has('nvim-0.11') == 1 then
-    return client:request(method, params, handler, bufnr)
-  end
-  return client.request(method, params, handler, bufnr)
+local function request(...)
+  return require('seed_coder.lsp').request(...)
 end
 
-local function notify(client, method, params)
-  if vim.fn.has('nvim-0.11') == 1 then
-    return client:notify(method, params)
-  end
-  return client.notify(method, params)
+local function notify(...)
+  return require('seed_coder.lsp').notify(...)
 end
 
 --- Byte column of an LSP character offset on a buffer line.
