@@ -100,3 +100,19 @@ async def test_fast_typing_waits_for_a_pause_and_warms_the_prompt() -> None:
     answer(engine.jobs[-1])
     last = await tasks[-1]
     assert last is not None and p.counters.warmups == 3
+
+
+async def test_a_completion_also_stops_a_prediction_still_finishing_a_soft_stop() -> None:
+    """A change stops a prediction softly (it finishes its batch); the completion that follows
+    must still be able to stop it inside its decode."""
+    engine = FakeEngine()
+    engine.cancel = lambda job, soft=False: engine.cancels.append((job, soft))  # type: ignore[method-assign]
+    p = predictor(engine, [ZETA_DOCUMENT])
+    task = asyncio.ensure_future(p.predict(request()))
+    await asyncio.sleep(0)
+    (job,) = engine.jobs
+    p.supersede()
+    p.preempt()
+    assert engine.cancels == [(job, True), (job, False)]
+    answer(job)
+    await task

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from lsp_server.lsp import positions
+from lsp_server.next_edit.history import changed_span
 from lsp_server.next_edit.predictor import Request
 
 if TYPE_CHECKING:
@@ -60,23 +61,9 @@ def after_change(ls: SeedCoderServer, uri: str, old: str | None, changes: Sequen
     path = ls.context.shareable_path(uri, ls.workspace.root_path, ls.settings.exclude_globs)
     if path is None:
         return
-    span = _changed(old, doc.text)
+    span = changed_span(old, doc.text)
     if span is not None:
         ls.next_edits.history.record(uri, path, old, doc.text, span, ls.next_edits.clock())
-
-
-def _changed(old: str, new: str) -> tuple[int, int] | None:
-    """Where `new` differs from `old`, in `new` (common prefix and suffix cut)."""
-    if old == new:
-        return None
-    limit = min(len(old), len(new))
-    start = 0
-    while start < limit and old[start] == new[start]:
-        start += 1
-    end = 0
-    while end < limit - start and old[-1 - end] == new[-1 - end]:
-        end += 1
-    return start, len(new) - end
 
 
 def forget(ls: SeedCoderServer, uri: str) -> None:
@@ -149,7 +136,11 @@ def register(server: SeedCoderServer) -> None:
             return {"ok": False, "error": f"unknown or expired next edit {ident!r}"}
         ls.next_edits.predictor.recent.pop(prediction.id, None)
         ls.next_edits.predictor.counters.accepted += 1
-        ls.next_edits.history.accept_latest(prediction.uri)
+        edit, before = prediction.edit, prediction.text
+        doc = ls.documents.get(prediction.uri)
+        applied = before[: edit.start] + edit.text + before[edit.end :]
+        if doc is not None and doc.text == applied:  # the latest change is this edit: mark it
+            ls.next_edits.history.accept_latest(prediction.uri)
         return {"ok": True}
 
 

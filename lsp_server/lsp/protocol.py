@@ -174,5 +174,5 @@ def _messages(stdin: BinaryIO, protocol: Any) -> Generator[Any, None, None]:
             length = 0
             try:
                 yield json.loads(body, object_hook=protocol.structure_message)
-            except ValueError:
+            except Exception:  # noqa: BLE001 - bad JSON or params of the wrong shape: skip it
                 log.exception("unreadable message skipped")

@@ -21,7 +21,7 @@ from lsp_server.next_edit import regions
 from lsp_server.next_edit.history import EditHistory
 from lsp_server.next_edit.output import Edit, Malformed, edit_from
 from lsp_server.next_edit.syntax_nodes import ancestors
-from lsp_server.next_edit.zeta_v0318 import assemble, reserved_text_in
+from lsp_server.next_edit.zeta_v0318 import END_MARKER, assemble, reserved_text_in
 
 log = logging.getLogger("seed_coder_lsp.next_edit")
 MAX_TOKENS = 512  # an answer may rewrite the whole ~350-token editable region
@@ -105,7 +105,8 @@ class Predictor:
         self.current = current  # uri -> (text, version) now, or None when not open
         self.on_stats = on_stats or (lambda stats: None)
         self.counters = Counters()
-        self.running: tuple[Any, asyncio.Future[Any]] | None = None  # (job, its future)
+        self.running: Any = None  # the job whose answer is wanted (or a warm-up)
+        self.stopping: dict[int, Any] = {}  # softly stopped jobs still finishing their batch
         self.recent: OrderedDict[str, Prediction] = OrderedDict()
         self._ids = itertools.count(1)
         self.ticket = 0  # bumped by every request and change: a waiting request is then stale
@@ -130,11 +131,23 @@ class Predictor:
             self.counters.superseded += 1
 
     def _stop_running(self, soft: bool) -> bool:
+        """Stop the running job: softly (it finishes its batch, tracked until done) or inside
+        its decode, together with any job still finishing a soft stop."""
         running, self.running = self.running, None
         engine = self.engine()
-        if running is None or engine is None or running[0].done:
+        if engine is None:
             return False
-        engine.cancel(running[0], soft=soft)
+        if not soft:
+            for job in list(self.stopping.values()):
+                engine.cancel(job, soft=False)
+            self.stopping.clear()
+        if running is None or running.done:
+            return False
+        engine.cancel(running, soft=soft)
+        if soft:
+            key = id(running)
+            self.stopping[key] = running
+            running.future.add_done_callback(lambda _f: self.stopping.pop(key, None))
         return True
 
     async def predict(
@@ -158,9 +171,7 @@ class Predictor:
             # Typing faster than a prediction runs: wait for a pause, and meanwhile evaluate
             # the prompt only (no answer), stopped after its batch by the next key; what it
             # evaluated stays cached for the prediction that follows the pause.
-            warm = engine.submit("edit", **{**body, "max_tokens": 0})
-            warm.future.add_done_callback(self._learn)
-            self.running = (warm, asyncio.wrap_future(warm.future))
+            self.running = engine.submit("edit", **{**body, "max_tokens": 0, "warmup": True})
             self.counters.warmups += 1
             await asyncio.sleep(delay)
             if ticket != self.ticket:
@@ -169,10 +180,9 @@ class Predictor:
         job = engine.submit("edit", **body)
         self.counters.predictions += 1
         job.future.add_done_callback(self._learn)  # also when nobody waits for it any more
-        future = asyncio.wrap_future(job.future)
-        self.running = (job, future)
+        self.running = job
         try:
-            result = await asyncio.shield(future)
+            result = await asyncio.shield(asyncio.wrap_future(job.future))
         except asyncio.CancelledError:
             engine.cancel(job, soft=True)  # $/cancelRequest: the prompt's batch is kept
             raise
@@ -181,7 +191,7 @@ class Predictor:
             log.warning("next edit failed: %s", exc)
             return None
         finally:
-            if self.running is not None and self.running[0] is job:
+            if self.running is job:
                 self.running = None
         return self._take(req, editable, result, undo_of)
 
@@ -194,8 +204,6 @@ class Predictor:
         spent = float(stats.get("total_ms", 0.0)) / 1000
         if done.result().get("cancelled"):
             self.cost = max(self.cost or 0.0, spent)
-        elif int(stats.get("generated_tokens", 0)) == 0 and stats.get("stop_reason") != "eos":
-            return  # a warm-up: no answer, says nothing of what a prediction costs
         else:
             self.cost = spent if self.cost is None else 0.7 * self.cost + 0.3 * spent
         self.on_stats({**stats, "source": "next-edit"})
@@ -205,11 +213,12 @@ class Predictor:
         between requests; else a pause (1.5x the typing pace, at most WAIT_MAX_S), so that work
         the next key would stop is not started (the editors' own debounce makes this 0)."""
         now = self.clock()
-        if self.last_request is not None and now - self.last_request < PACE_WINDOW_S:
-            gap = now - self.last_request
-            self.pace = gap if self.pace is None else 0.7 * self.pace + 0.3 * gap
+        gap = None if self.last_request is None else now - self.last_request
         self.last_request = now
-        if self.pace is None or self.cost is None or self.cost <= self.pace:
+        if gap is None or gap >= PACE_WINDOW_S:
+            return 0.0  # after a pause: at once
+        self.pace = gap if self.pace is None else 0.7 * self.pace + 0.3 * gap
+        if self.cost is None or self.cost <= self.pace:
             return 0.0
         return min(self.pace * 1.5, WAIT_MAX_S)
 
@@ -236,6 +245,7 @@ class Predictor:
             "max_tokens": MAX_TOKENS,
             "max_time_ms": 600_000,
             "temperature": 0.0,
+            "stop_texts": [END_MARKER],  # Seed-Coder's EOS text: nothing else ends an answer
             "doc": req.uri,
         }
         return region.editable, body

@@ -9,6 +9,7 @@ so this works on the encoded text and returns string offsets at the end.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ class _Lines:
 
     def __init__(self, data: bytes) -> None:
         self.data = data
-        self.starts = [0] + [i + 1 for i, b in enumerate(data) if b == 10]
+        self.starts = [0, *(m.end() for m in re.finditer(b"\n", data))]
         self.max_row = len(self.starts) - 1
 
     def row_of(self, offset: int) -> int:
@@ -152,8 +153,8 @@ def cursor_excerpt(data: bytes, cursor: int) -> tuple[int, int]:
 def region(text: str, cursor: int, syntax: Sequence[tuple[int, int]] = ()) -> Region:
     """The region Zeta 2.1 gets for a cursor (string offsets). `syntax`: byte ranges of the
     syntax nodes around the cursor, innermost first (empty without a grammar)."""
-    data = text.encode("utf-8")
-    at = len(text[:cursor].encode("utf-8"))
+    data = text.encode("utf-8", "surrogatepass")
+    at = len(text[:cursor].encode("utf-8", "surrogatepass"))
     lo, hi = cursor_excerpt(data, at)
     excerpt = data[lo:hi]
     clipped = [(max(a, lo) - lo, min(b, hi) - lo) for a, b in syntax if b >= lo and a <= hi]
@@ -172,6 +173,6 @@ def _offsets(data: bytes) -> Callable[[int], int]:
     """Byte offset -> string offset for a UTF-8 text (offsets on character boundaries)."""
 
     def convert(offset: int) -> int:
-        return len(data[:offset].decode("utf-8", errors="ignore"))
+        return len(data[:offset].decode("utf-8", "surrogatepass"))
 
     return convert

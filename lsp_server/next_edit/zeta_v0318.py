@@ -8,9 +8,10 @@ whose editable region is cut into `<|marker_N|>` blocks at line starts with `<|u
 at the cursor. Budgets count UTF-8 bytes / 3, as Zed does. Plain data in and out.
 
 The prompt comes as pieces: ("mark", text) for the template's own text (`<filename>`, markers,
-the cursor, diff headers), ("text", text) for what documents hold. Engines tokenize marks with
-special-token parsing on (a vocabulary that has a marker as a token gets that token, as in
-training) and text with it off, marker texts split (a document never makes a control token).
+the cursor, diff headers), ("text", text) for what documents hold. Zeta 2.1 added no tokens to
+Seed-Coder's vocabulary, so its markers are plain text: engines tokenize the text between two FIM
+marks as one run (as in training), with special-token parsing off; the kinds tell what came from
+a document (text holding template text is refused: reserved_text_in).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def text_of(pieces: tuple[Piece, ...] | list[Piece]) -> str:
 
 def estimate_tokens(text: str) -> int:
     """Zed's estimate: UTF-8 bytes / 3."""
-    return len(text.encode("utf-8")) // 3
+    return len(text.encode("utf-8", "surrogatepass")) // 3
 
 
 def marker_tag(number: int) -> str:

@@ -368,13 +368,7 @@ class RemoteEngine:
 
     async def _edit_prompt(self, req: dict[str, Any]) -> Prompt:
         assert self.prompts is not None
-        return await self.prompts.edit_prompt(req, self._tokenize_piece, self._mark_ids)
-
-    async def _mark_ids(self, text: str) -> list[int]:
-        """Template text through the server's tokenizer, special parsing on."""
-        assert self._client is not None and self.facts is not None
-        async with self._gate:
-            return await api.tokenize(self._client, self.url, self.facts, text, special=True)
+        return await self.prompts.edit_prompt(req, self._tokenize_piece)
 
     async def _tokenize_piece(self, text: str) -> list[int]:
         """Document text with special parsing off, a few requests at a time."""

@@ -182,7 +182,8 @@ def completion_request(
     """Path and JSON body of one streamed generation (prefill: evaluate only, cache it)."""
     n = 0 if prefill else int(req.get("max_tokens", 128))
     temperature = float(req.get("temperature", 0.0))
-    stop = list(ALL_MARKER_TEXTS)  # Seed-Coder's marks are not end-of-generation on servers
+    # Seed-Coder's marks are not end-of-generation on servers; a next edit ends at EOS only
+    stop = list(req.get("stop_texts") or ALL_MARKER_TEXTS)
     body: dict[str, Any]
     if facts.api == LLAMA_SERVER:
         body = {"prompt": tokens, "n_predict": n, "temperature": temperature, "stop": stop}

@@ -31,7 +31,6 @@ class RemotePrompts:
         self.blocks: OrderedDict[str, list[int]] = OrderedDict()
         self.sent: OrderedDict[Any, list[int]] = OrderedDict()  # document -> last prompt sent
         self.speed: dict[str, float] = {}  # prompt_tps, gen_tps as the server measured them
-        self.marks: dict[str, list[int]] = {}  # next-edit template text -> ids
 
     async def build(self, req: dict[str, Any], key: Any, tokenize: TokenizePiece) -> Prompt:
         """The prompt for a request, capped for a cold start; (prompt, capped)."""
@@ -54,26 +53,16 @@ class RemotePrompts:
             await self._fetch(missing, tokenize)
         return self._tokens(text, set())
 
-    async def edit_prompt(
-        self, req: dict[str, Any], tokenize: TokenizePiece, tokenize_mark: TokenizePiece
-    ) -> Prompt:
-        """A next-edit prompt: [BOS] <suf> suffix <pre> prefix <mid>, the template's marks
-        with special parsing on (cached), document text with it off."""
+    async def edit_prompt(self, req: dict[str, Any], tokenize: TokenizePiece) -> Prompt:
+        """A next-edit prompt: [BOS] <suf> suffix <pre> prefix <mid>, the text between the
+        marks tokenized as one run (as engines/local/edits.py does, and why)."""
         fim = self.fim
         if fim is None or fim.suffix is None or fim.prefix is None or fim.middle is None:
             raise EngineError("the next-edit model has no fill-in-the-middle tokens")
         tokens = [self.bos] if self.bos is not None else []
         for mark, key in ((fim.suffix, "edit_suffix"), (fim.prefix, "edit_prefix")):
-            tokens.append(mark)
-            for kind, text in req.get(key, ()):
-                if kind != "mark":
-                    tokens += await self.text_tokens(text, tokenize)
-                    continue
-                if text not in self.marks:
-                    if len(self.marks) >= TOKEN_BLOCKS:
-                        self.marks.clear()
-                    self.marks[text] = await tokenize_mark(text)
-                tokens += self.marks[text]
+            text = "".join(piece_text for _, piece_text in req.get(key, ()))
+            tokens += [mark, *await self.text_tokens(text, tokenize)]
         tokens.append(fim.middle)
         return Prompt(tokens, (0, 0), len(tokens))
 

@@ -65,9 +65,12 @@ local function byte_col(bufnr, row, character, encoding)
   return ok and col or #line
 end
 
+--- A next edit is shown in the current buffer, for its current text.
 function M.visible()
   local e = state.edit
-  return e ~= nil and api.nvim_buf_is_valid(e.bufnr) and api.nvim_buf_get_changedtick(e.bufnr) == e.tick
+  return e ~= nil
+    and e.bufnr == api.nvim_get_current_buf()
+    and api.nvim_buf_get_changedtick(e.bufnr) == e.tick
 end
 
 function M.clear()
@@ -138,17 +141,34 @@ local function draw(e)
   end
 end
 
+--- (row, byte col) of an LSP position; the position after a final newline (one row past the
+--- buffer's last line) becomes the end of the last line, as vim.lsp.util.apply_text_edits does.
+local function point(bufnr, pos, enc)
+  local count = api.nvim_buf_line_count(bufnr)
+  if pos.line >= count then
+    local last = api.nvim_buf_get_lines(bufnr, count - 1, count, false)[1] or ''
+    return count - 1, #last, true
+  end
+  return pos.line, byte_col(bufnr, pos.line, pos.character, enc), false
+end
+
 local function show(bufnr, client, tick, item)
   local enc = client.offset_encoding or 'utf-16'
   local r = item.range
+  local row, col, start_past = point(bufnr, r.start, enc)
+  local end_row, end_col = point(bufnr, r['end'], enc)
+  local text = item.text or ''
+  if start_past and text ~= '' then
+    text = '\n' .. text:gsub('\n$', '') -- inserted after the last line
+  end
   local e = {
     bufnr = bufnr,
     tick = tick,
-    row = r.start.line,
-    col = byte_col(bufnr, r.start.line, r.start.character, enc),
-    end_row = r['end'].line,
-    end_col = byte_col(bufnr, r['end'].line, r['end'].character, enc),
-    text = item.text or '',
+    row = row,
+    col = col,
+    end_row = end_row,
+    end_col = end_col,
+    text = text,
     command = item.command,
     item = item,
     encoding = enc,
@@ -197,6 +217,9 @@ local function schedule()
 end
 
 local function cursor_at_edit(e)
+  if e.jumped then
+    return true -- the last <Tab> moved here (Normal mode may have clamped the column)
+  end
   local row, col = unpack(api.nvim_win_get_cursor(0))
   row = row - 1
   if row < e.row or row > e.end_row then
@@ -212,7 +235,7 @@ local function apply(e)
   local lines = vim.split(e.text, '\n', { plain = true })
   api.nvim_buf_set_text(e.bufnr, e.row, e.col, e.end_row, e.end_col, lines)
   local row, col = e.row + #lines - 1, (#lines == 1 and e.col or 0) + #lines[#lines]
-  if e.item.cursor then
+  if e.item.cursor and e.item.cursor.line < api.nvim_buf_line_count(e.bufnr) then
     row = e.item.cursor.line
     col = byte_col(e.bufnr, row, e.item.cursor.character, e.encoding)
   end
@@ -238,6 +261,7 @@ function M.tab()
     apply(e)
   else
     pcall(api.nvim_win_set_cursor, 0, { e.row + 1, e.col })
+    e.jumped = true
     draw(e)
   end
   return true
@@ -269,6 +293,15 @@ function M.attach(bufnr)
       end
       cancel_pending()
       schedule()
+    end,
+  })
+  api.nvim_create_autocmd('BufLeave', {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      if state.edit and state.edit.bufnr == bufnr then
+        M.clear()
+      end
     end,
   })
   api.nvim_create_autocmd('BufWipeout', {
