@@ -313,9 +313,14 @@ function M.attach(bufnr)
     end,
   })
   local keys = require('seed_coder.config').options.keymaps
-  -- Normal mode: the keys act only while an edit is shown (else <Tab> is <C-i>, as always).
+  -- Normal mode: the keys act only while an edit is shown (else <Tab> is <C-i>, as always);
+  -- a key the user mapped in Normal mode is left to them (Insert mode still has ours).
+  local function user_mapped(lhs)
+    local m = vim.fn.maparg(lhs, 'n', false, true)
+    return type(m) == 'table' and next(m) ~= nil and m.buffer == 0
+  end
   local function normal(lhs, fn, desc)
-    if lhs then
+    if lhs and not user_mapped(lhs) then
       vim.keymap.set('n', lhs, function()
         return M.key(fn) or lhs
       end, { buffer = bufnr, expr = true, replace_keycodes = true, desc = desc })
