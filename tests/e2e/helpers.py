@@ -132,23 +132,25 @@ class Session:
 
     def insert(self, uri: str, offset: int, new: str) -> types.Position:
         """Incremental didChange inserting `new` at a string offset; returns the new cursor."""
+        return self.replace(uri, offset, offset, new)
+
+    def replace(self, uri: str, start: int, end: int, new: str) -> types.Position:
+        """Incremental didChange of text[start:end] (string offsets); returns the new cursor."""
         text = self.texts[uri]
-        at = position_at(text, offset, self.encoding)
+        rng = types.Range(
+            start=position_at(text, start, self.encoding), end=position_at(text, end, self.encoding)
+        )
         self.versions[uri] += 1
-        self.texts[uri] = text[:offset] + new + text[offset:]
+        self.texts[uri] = text[:start] + new + text[end:]
         self.client.text_document_did_change(
             types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(
                     uri=uri, version=self.versions[uri]
                 ),
-                content_changes=[
-                    types.TextDocumentContentChangePartial(
-                        range=types.Range(start=at, end=at), text=new
-                    )
-                ],
+                content_changes=[types.TextDocumentContentChangePartial(range=rng, text=new)],
             )
         )
-        return position_at(self.texts[uri], offset + len(new), self.encoding)
+        return position_at(self.texts[uri], start + len(new), self.encoding)
 
     def close(self, uri: str) -> None:
         self.client.text_document_did_close(

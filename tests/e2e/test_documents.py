@@ -41,26 +41,9 @@ async def check_edits(server: Session, encoding: str) -> None:
         for name, text, offset, new in cases(odd):
             uri = f"file:///e2e/documents/{encoding}/{n}/{name.replace(' ', '_')}.py"
             server.open(uri, text)
-            if name == "replacing it":  # a range over the odd character(s) themselves
-                end_text = text[: offset + len(odd)]
-                start, end = server.cursor(uri, offset), server.cursor(uri, len(end_text))
-                server.versions[uri] += 1
-                server.texts[uri] = expected = text[:offset] + new + text[offset + len(odd) :]
-                server.client.text_document_did_change(
-                    types.DidChangeTextDocumentParams(
-                        text_document=types.VersionedTextDocumentIdentifier(
-                            uri=uri, version=server.versions[uri]
-                        ),
-                        content_changes=[
-                            types.TextDocumentContentChangePartial(
-                                range=types.Range(start=start, end=end), text=new
-                            )
-                        ],
-                    )
-                )
-            else:
-                server.insert(uri, offset, new)
-                expected = text[:offset] + new + text[offset:]
+            end = offset + (len(odd) if name == "replacing it" else 0)  # over the odd chars
+            server.replace(uri, offset, end, new)
+            expected = text[:offset] + new + text[end:]
             got = await server.fingerprint(uri)
             want = fingerprint_of(expected, 2)
             assert (got.version, got.length, got.sha256) == (

@@ -85,7 +85,7 @@ async def test_no_edit_and_malformed_answers_show_nothing(
     for name, counter in (("none", "no_edit"), ("broken", "malformed")):
         async with session(models.tiny, zetas[name]) as s:
             s.open(URI, ZETA_DOCUMENT)
-            assert (await ask(s, URI, s.cursor(URI, CALL))).edits == []
+            assert not (await ask(s, URI, s.cursor(URI, CALL))).edits
             stats = await s.stats()
             assert getattr(stats.next_edit, counter) == 1 and stats.next_edit.edits == 0
 
@@ -96,9 +96,9 @@ async def test_stale_versions_unknown_documents_and_bad_positions(
     async with session(models.tiny, zetas["edit"]) as s:
         s.open(URI, ZETA_DOCUMENT)
         at = s.cursor(URI, CALL)
-        assert (await ask(s, URI, at, version=7)).edits == []  # a version we do not have
-        assert (await ask(s, "file:///nowhere.py", at, version=1)).edits == []
-        assert (await ask(s, URI, types.Position(line=99, character=0))).edits == []
+        assert not (await ask(s, URI, at, version=7)).edits  # a version we do not have
+        assert not (await ask(s, "file:///nowhere.py", at, version=1)).edits
+        assert not (await ask(s, URI, types.Position(line=99, character=0))).edits
         stats = await s.stats()
         assert stats.next_edit.predictions == 0 and stats.next_edit.stale == 1
         bad = types.ExecuteCommandParams(
@@ -120,7 +120,7 @@ async def test_a_keystroke_stops_a_running_prediction(
             10, "the prediction to run",
         )  # fmt: skip
         cursor = s.insert(URI, CALL, ",")  # the user types on: stopped between two decodes
-        assert (await asyncio.wait_for(pending, 10)).edits == []
+        assert not (await asyncio.wait_for(pending, 10)).edits
         stopped = await s.stats()
         assert (stopped.next_edit.superseded, stopped.next_edit.preempted) == (1, 0)
         await asyncio.sleep(0.2)
@@ -136,7 +136,7 @@ async def test_a_keystroke_stops_a_running_prediction(
         assert [i.insert_text for i in items] == [DEFAULT_INFILL + "\n))"]  # over the closers
         final = await s.stats()  # stopped inside the decode in progress: completions first
         assert final.next_edit.preempted == 1 and final.generations == 1
-        assert (await asyncio.wait_for(pending, 10)).edits == []
+        assert not (await asyncio.wait_for(pending, 10)).edits
 
 
 async def test_history_and_an_accepted_edit(models: Models, zetas: dict[str, Path]) -> None:
@@ -189,7 +189,7 @@ async def test_a_missing_or_non_zeta_model_is_one_message_and_completions_go_on(
             s.open(URI, "def f():\n    \n")
             items = await s.inline(URI, types.Position(line=1, character=4))
             assert [i.insert_text for i in items] == [DEFAULT_INFILL]
-            assert (await ask(s, URI, types.Position(line=1, character=4))).edits == []
+            assert not (await ask(s, URI, types.Position(line=1, character=4))).edits
     nofim = write_tiny_model(tmp_path / "nofim.gguf", fim=False)
     async with session(models.tiny, nofim) as s:
         said = [m.message for m in s.shown() if "next edits" in m.message]
