@@ -66,26 +66,7 @@ def generate_edit(
         return runner.finish(stats, "", (0, 0), t0, t0, "cancelled")
     t1 = time.perf_counter()
     stats.prompt_ms = (t1 - t0) * 1000
-    out = bytearray()
-    sampler = Sampler(0.0, 0)
-    reason = "max_tokens"
-    for _ in range(max_tokens):
-        if stopped():
-            reason = "cancelled"
-            break
-        token = sampler.pick(runner.logits())
-        if runner.is_stop(token):
-            reason = "eos"
-            break
-        piece = runner.llm.detokenize([token])
-        out.extend(piece)
-        stats.generated_tokens += 1
-        text = piece.decode("utf-8", errors="ignore")
-        if text:
-            on_text(text)
-        if stats.generated_tokens >= max_tokens:
-            break
-        if not runner.decode_one(token, cancelled, step, stats):
-            reason = "cancelled"
-            break
+    out, reason = runner.sample_loop(
+        max_tokens, Sampler(0.0, 0), stopped, cancelled, step, stats, on_text
+    )
     return runner.finish(stats, out.decode("utf-8", errors="ignore"), (0, 0), t0, t1, reason)

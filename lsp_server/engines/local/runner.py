@@ -249,35 +249,19 @@ class Runner(Decoder):
             return self.finish(stats, "", window, t0, t0, "cancelled")
         t1 = time.perf_counter()
         stats.prompt_ms = (t1 - t0) * 1000
-        out = bytearray()
         sampler = Sampler(float(req.get("temperature", 0.0)), int(req.get("seed", 0)))
         deadline = t1 + float(req.get("max_time_ms", 1500)) / 1000
-        reason = "max_tokens"
-        for _ in range(max_tokens):
-            if cancelled():
-                reason = "cancelled"
-                break
-            token = sampler.pick(self.logits())
-            if self.is_stop(token):
-                reason = "eos"
-                break
-            piece = llm.detokenize([token])
-            out.extend(piece)
-            stats.generated_tokens += 1
-            text_piece = piece.decode("utf-8", errors="ignore")
-            if text_piece:
-                on_text(text_piece)
+
+        def rule(piece: bytes, out: bytearray) -> str | None:
             if time.perf_counter() > deadline and b"\n" in piece:
-                reason = "time"
-                break
+                return "time"
             if b"\n" in out and self._settled(req, out):
-                reason = "settled"  # what follows cannot change the suggestion
-                break
-            if stats.generated_tokens >= max_tokens:
-                break
-            if not self.decode_one(token, cancelled, step, stats):
-                reason = "cancelled"
-                break
+                return "settled"  # what follows cannot change the suggestion
+            return None
+
+        out, reason = self.sample_loop(
+            max_tokens, sampler, cancelled, cancelled, step, stats, on_text, rule
+        )
         text = out.decode("utf-8", errors="ignore")
         if reason == "time":
             text = text[: text.rfind("\n")]
