@@ -70,7 +70,14 @@ class Settings:
     auto_download: bool = setting(False, "download a missing registry model without asking")
     languages: tuple[str, ...] = setting(("*",), "language ids to complete in (* = all)")
     extra_context_tokens: int = setting(
-        512, "tokens of related snippets from other open files (0: none)", lo=0, hi=8192
+        512,
+        "tokens of context from other files: definitions the code uses, similar open files"
+        " (0: none)",
+        lo=0,
+        hi=8192,
+    )
+    repository_context: bool = setting(
+        True, "index the workspace's definitions for context (false: other open files only)"
     )
     exclude_globs: tuple[str, ...] = setting(
         (), "files never sent as context (.env and key files never are; nor gitignored ones)"

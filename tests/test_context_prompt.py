@@ -31,13 +31,18 @@ def test_the_exact_layout_with_context_from_another_file(
     assert len(tokens) - len(plain) == len(EXTRA.encode())
 
 
-def test_context_over_its_budget_or_in_a_cold_window_is_left_out(
+def test_context_over_its_budget_is_cut_at_a_line_and_a_cold_window_has_none(
     make_runner: Any, tiny_model: Path
 ) -> None:
     runner = make_runner(tiny_model)
-    req = {"prefix": PREFIX, "suffix": SUFFIX, "extra": EXTRA}
-    plain = runner.prompt_for({**req, "extra": ""})[0]
-    assert runner.prompt_for({**req, "extra_tokens": len(EXTRA) - 1})[0] == plain
+    req = {"prefix": PREFIX, "suffix": SUFFIX, "extra": [EXTRA]}
+    cut, _ = runner.prompt_for({**req, "extra_tokens": len(EXTRA) - 1})
+    head = EXTRA[: EXTRA.index("#     return")]  # its header and the signature: whole lines
+    assert text_of(runner, cut) == (
+        "<[fim-suffix]>" + SUFFIX + "<[fim-prefix]>" + head + PREFIX + "<[fim-middle]>"
+    )
+    plain = runner.prompt_for({**req, "extra": []})[0]
+    assert runner.prompt_for({**req, "extra_tokens": len(head) - 1})[0] == plain
     count = runner.tokenize
     capped = build_prompt({**req, "extra_tokens": 512}, count, runner.fim, runner.bos, 512, 200)
     assert (

@@ -143,24 +143,27 @@ def test_only_lsp_imports_pygls_and_only_cli_imports_lsp() -> None:
         if stage(module) != "lsp" and module != "lsp_server.cli":
             assert not {d for d in deps if stage(d) == "lsp"}, (module, deps)
     for package in ("keystroke", "prompt", "postprocess", "engines", "engines.local",
-                    "engines.remote", "model_files", "next_edit", "settings", "cli"):  # fmt: skip
+                    "engines.remote", "model_files", "next_edit", "repository", "settings",
+                    "cli"):  # fmt: skip
         bad = {(m, i) for m, i in imports_of(package) if i.split(".")[0] in PYGLS}
         assert not bad, bad
 
 
 def test_the_direction_of_the_stages() -> None:
-    """prompt/, postprocess/ and next_edit/ import no engine; the engines never import each
-    other, the keystroke path or lsp/; model files never the keystroke path."""
+    """prompt/, postprocess/, next_edit/ and repository/ import no engine; the engines never
+    import each other, the keystroke path or lsp/; model files never the keystroke path."""
     g = graph("lsp_server")
     forbidden = {
-        "prompt": {"engines", "engines.local", "engines.remote", "keystroke", "model_files"},
+        "prompt": {"engines", "engines.local", "engines.remote", "keystroke", "model_files",
+                   "repository"},  # fmt: skip
         "postprocess": {"engines", "engines.local", "engines.remote", "keystroke", "prompt"},
         "engines.local": {"engines.remote", "keystroke", "model_files"},
         "engines.remote": {"engines.local", "keystroke", "model_files"},
         "engines": {"keystroke", "model_files"},
-        "keystroke": {"engines.local", "engines.remote", "model_files"},
+        "keystroke": {"engines.local", "engines.remote", "model_files", "repository"},
         "model_files": {"keystroke", "next_edit"},
         "next_edit": {"engines", "engines.local", "engines.remote", "keystroke", "model_files"},
+        "repository": {"engines", "engines.local", "engines.remote", "keystroke", "model_files"},
     }
     for module, deps in g.items():
         banned = forbidden.get(stage(module), set())

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lsp_server.prompt.context_sources import ContextSources
 from lsp_server.prompt.neighbors import OtherDoc, excluded, extra_context, query, render, select
+from lsp_server.repository.context_sources import ContextSources
 
 HELPERS = (
     "import os\n\n\n"
@@ -61,10 +61,10 @@ def test_secrets_user_globs_and_ignored_paths_are_never_sent() -> None:
 
 def sources_extra(sources: ContextSources, others: list[tuple[str, str, int]], **kw: Any) -> str:
     args: dict[str, Any] = {"budget_tokens": 512, "exclude_globs": (), "root": None} | kw
-    return sources.extra(
+    return "".join(sources.extra(
         "file:///w/main.py", kw.pop("prefix", PREFIX), "\n", "python", others,
         args["budget_tokens"], args["exclude_globs"], args["root"],
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def test_the_choice_is_sticky_while_typing_and_follows_other_documents(tmp_path: Path) -> None:

@@ -18,14 +18,14 @@ def payload(
     hint: tuple[int, int] | None = None,
     doc: str = "",
     language: str = "",
-    extra: str = "",
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The engine request for one cursor (doc: which document, for per-document caches;
     language: its LSP id, which decides when a multi-line infill is complete)."""
     return {
         "doc": doc,
         "language": language,
-        "extra": extra,  # related snippets from other files, rendered (neighbors.py)
+        "extra": list(extra),  # snippets of other files, best first (repository/)
         "extra_tokens": settings.extra_context_tokens,
         "prefix": prefix,
         "suffix": suffix,

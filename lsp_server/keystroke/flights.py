@@ -70,7 +70,7 @@ class DocState:
 
     uri: str = ""  # engines may keep a cache per document (a remote server's slot)
     language: str = ""  # LSP language id: where a multi-line infill may end
-    extra: str = ""  # context from other files, as rendered for the last request
+    extra: tuple[str, ...] = ()  # context from other files, as rendered for the last request
     ticket: int = 0
     request: Any = None  # LSP id of the newest request
     flight: Flight | None = None

@@ -120,7 +120,7 @@ class Scheduler(BackgroundWork):
         *,
         invoked: bool = False,
         language: str = "",
-        extra: str = "",
+        extra: tuple[str, ...] = (),
         request: Any = None,
     ) -> Answer:
         """Answer one inline request; newer requests for the same document supersede this one.

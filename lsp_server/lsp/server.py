@@ -16,15 +16,15 @@ from pygls.workspace import TextDocument
 from lsp_server import __version__
 from lsp_server.keystroke.completion import stats_line
 from lsp_server.keystroke.scheduler import Scheduler
-from lsp_server.lsp import next_edit_features, positions
+from lsp_server.lsp import next_edit_features, positions, repository_life
 from lsp_server.lsp.cancel_watch import CancelWatch
 from lsp_server.lsp.documents import Document, Documents
 from lsp_server.lsp.model_life import ModelServer
 from lsp_server.lsp.next_edit_life import NextEdits
 from lsp_server.lsp.protocol import internals, serve_stdio
+from lsp_server.lsp.repository_life import RepositoryContext
 from lsp_server.model_files.download import DownloadError
 from lsp_server.postprocess.rules import Suggestion
-from lsp_server.prompt.context_sources import ContextSources
 from lsp_server.settings import DEFAULTS, Settings, parse_settings
 
 log = logging.getLogger("seed_coder_lsp.server")
@@ -45,7 +45,8 @@ class SeedCoderServer(ModelServer):
             until_loaded=self.until_loaded,
         )
         self.documents = Documents()  # the editor's text, kept with LSP line rules
-        self.context = ContextSources()  # snippets of the other open documents
+        self.repository = RepositoryContext(self)  # the workspace index
+        self.context = self.repository.sources  # snippets of other files for a cursor
         self.cancel_watch = CancelWatch(self.scheduler.stop_request)  # on stdin's thread
         self.next_edits = NextEdits(self, self.current)
         self.experimental_capabilities = next_edit_features.EXPERIMENTAL
@@ -60,6 +61,7 @@ class SeedCoderServer(ModelServer):
         return {"nextEdit": self.next_edits.state["state"]} if hasattr(self, "next_edits") else {}
 
     def settings_applied(self) -> None:
+        self.repository.configure()
         if self.loop is not None and self.settings.next_edit_key() != self.next_edits.key:
             self.loop.create_task(self.next_edits.load())
 
@@ -70,6 +72,7 @@ class SeedCoderServer(ModelServer):
 
     def shutdown_more(self) -> None:
         self.next_edits.close()
+        self.repository.close()
 
     def current(self, uri: str) -> tuple[str, int] | None:
         """A document's text and version now (a prediction checks it is still for them)."""
@@ -122,6 +125,7 @@ class SeedCoderServer(ModelServer):
             settings.extra_context_tokens,
             settings.exclude_globs,
             self.workspace.root_path,
+            self.repository.folders() if settings.repository_context else (),
         )
         answer = await self.scheduler.complete(
             uri,
@@ -201,6 +205,8 @@ async def on_initialized(ls: SeedCoderServer, _params: types.InitializedParams) 
     await ls.pull_configuration()  # settings first, then the model: never the wrong one
     ls.loop.create_task(ls.load_model())
     ls.loop.create_task(ls.next_edits.load())
+    ls.repository.configure()
+    ls.loop.create_task(ls.repository.watch_files())
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -221,6 +227,7 @@ def on_open(ls: SeedCoderServer, params: types.DidOpenTextDocumentParams) -> Non
     opened = ls.document(item.uri)
     encoding = encoding_of(opened) if opened is not None else positions.UTF16
     ls.documents.open(item.uri, item.text, item.version, encoding)
+    ls.repository.opened_or_changed(item.uri, item.text)
 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -240,6 +247,7 @@ def on_change(ls: SeedCoderServer, params: types.DidChangeTextDocumentParams) ->
         cursor = edit_cursor(doc, params.content_changes)
         ls.context.note_edit(uri, doc.text, cursor)
         ls.scheduler.on_change(uri, doc.text, cursor)
+        ls.repository.opened_or_changed(uri, doc.text)
     next_edit_features.after_change(ls, uri, old, params.content_changes)
 
 
@@ -254,6 +262,7 @@ def on_close(ls: SeedCoderServer, params: types.DidCloseTextDocumentParams) -> N
     """Stop any generation for a closed document and forget its text."""
     ls.documents.close(params.text_document.uri)
     ls.context.forget(params.text_document.uri)
+    ls.repository.closed(params.text_document.uri)
     ls.scheduler.forget(params.text_document.uri)
     next_edit_features.forget(ls, params.text_document.uri)
 
@@ -346,6 +355,7 @@ def on_stats(ls: SeedCoderServer, params: Any) -> dict[str, Any]:
             ),
             "events": len(ls.next_edits.history.snapshot()),
         },
+        "repository": ls.repository.status(),
         "engine_pid": engine.pid if engine else None,
         "engine_starts": engine.starts if engine else 0,
         "engine_crashes": engine.crashes if engine else 0,
@@ -356,6 +366,7 @@ def on_stats(ls: SeedCoderServer, params: Any) -> dict[str, Any]:
 
 
 next_edit_features.register(server)
+repository_life.register(server)
 
 
 @server.feature(types.SHUTDOWN)

@@ -47,6 +47,7 @@ class OtherDoc:
     path: str
     text: str
     edited_line: int | None = None
+    full: str = ""  # the absolute path, when the caller knows it
 
 
 def excluded(path: str, globs: Sequence[str], ignored: Callable[[str], bool] | None = None) -> bool:
@@ -110,7 +111,7 @@ def select(
     words: set[str], docs: Sequence[OtherDoc], budget_chars: int
 ) -> list[tuple[str, int, str]]:
     """The best chunks by identifier overlap (Jaccard), recently edited ones first among
-    equals, within the character budget; (path, first line, text), in document order."""
+    equals, within the character budget; (path, first line, text), best first."""
     if not words or budget_chars <= 0:
         return []
     scored = []
@@ -129,17 +130,19 @@ def select(
             continue
         chosen.append((path, start, text))
         used += cost
-    return sorted(chosen)
+    return chosen
+
+
+def render_one(path: str, text: str, language: str) -> str:
+    """One commented snippet, headed by its file's path: the model reads it as another file."""
+    mark = COMMENT.get(language, DEFAULT_COMMENT)
+    body = "\n".join(f"{mark} {line}".rstrip() for line in text.split("\n"))
+    return f"{mark} Compare this snippet from {path}:\n{body}\n"
 
 
 def render(chosen: Sequence[tuple[str, int, str]], language: str) -> str:
-    """Commented snippets, as a file-path marked block the model reads as other files."""
-    mark = COMMENT.get(language, DEFAULT_COMMENT)
-    parts = []
-    for path, _start, text in chosen:
-        body = "\n".join(f"{mark} {line}".rstrip() for line in text.split("\n"))
-        parts.append(f"{mark} Compare this snippet from {path}:\n{body}\n")
-    return "".join(parts)
+    """Commented snippets, in document order."""
+    return "".join(render_one(path, text, language) for path, _start, text in sorted(chosen))
 
 
 def extra_context(

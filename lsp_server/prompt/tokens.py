@@ -3,6 +3,7 @@ then lay out the template's marks around the prefix and suffix tokens."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,13 +54,45 @@ def build_prompt(
 
 def _extra_tokens(req: dict[str, Any], tokenize: Tokenize, total: int) -> list[int]:
     """Context from other files at the head of the prefix: within its token budget and at most
-    a quarter of the window, or not at all (a cold start's small window has none)."""
-    text = req.get("extra") or ""
-    if not text:
-        return []
-    tokens = list(tokenize(text))
+    a quarter of the window (a cold start's small window has none)."""
+    extra = req.get("extra") or ()
+    snippets = [extra] if isinstance(extra, str) else list(extra)
     limit = min(int(req.get("extra_tokens", 0)), total // 4)
-    return tokens if len(tokens) <= limit else []
+    return fit_snippets(snippets, tokenize, limit)
+
+
+def fit_snippets(snippets: Sequence[str], tokenize: Tokenize, limit: int) -> list[int]:
+    """Snippets (best first) in the model's own tokens: whole while they fit, the first that
+    does not cut at a line (its header and at least one line kept), then no more. The best
+    lands last, nearest the code."""
+    chosen: list[list[int]] = []
+    room = limit
+    for snippet in snippets:
+        if room <= 0:
+            break
+        tokens = list(tokenize(snippet))
+        if len(tokens) > room:
+            tokens = _cut_at_line(snippet, tokenize, room)
+            if tokens:
+                chosen.append(tokens)
+            break
+        chosen.append(tokens)
+        room -= len(tokens)
+    return [t for tokens in reversed(chosen) for t in tokens]
+
+
+def _cut_at_line(snippet: str, tokenize: Tokenize, room: int) -> list[int]:
+    """The longest head of a snippet, in whole lines past its header line, within room."""
+    lines = snippet.splitlines(keepends=True)
+    lo, hi, best = 2, len(lines) - 1, []
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        tokens = list(tokenize("".join(lines[:mid])))
+        if len(tokens) <= room:
+            best, lo = tokens, mid + 1
+        else:
+            hi = mid - 1
+    return best
 
 
 TOKENIZE_LINES = 16  # text is tokenized in blocks of this many lines (the window's step)

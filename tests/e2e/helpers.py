@@ -49,7 +49,11 @@ class Models:
 
 
 def capabilities(
-    encodings: Iterable[str] = (UTF16,), *, inline: bool = True, configuration: bool = False
+    encodings: Iterable[str] = (UTF16,),
+    *,
+    inline: bool = True,
+    configuration: bool = False,
+    watch_files: bool = False,
 ) -> types.ClientCapabilities:
     """What an editor would declare; `inline=False` is a client like Helix or Sublime."""
     return types.ClientCapabilities(
@@ -67,6 +71,11 @@ def capabilities(
         workspace=types.WorkspaceClientCapabilities(
             did_change_configuration=types.DidChangeConfigurationClientCapabilities(),
             configuration=configuration or None,
+            did_change_watched_files=types.DidChangeWatchedFilesClientCapabilities(
+                dynamic_registration=True
+            )
+            if watch_files
+            else None,
         ),
     )
 
@@ -115,6 +124,7 @@ class Session:
         self.init = init
         self.statuses: list[Any] = []
         self.message_requests: list[Any] = []  # window/showMessageRequest params received
+        self.registrations: list[Any] = []  # client/registerCapability registrations received
         self.texts: dict[str, str] = {}
         self.versions: dict[str, int] = {}
 
@@ -268,10 +278,16 @@ async def lsp_session(
     wait_ready: bool = True,
     configuration: dict[str, Any] | None = None,
     answer: str | None = None,
+    root: Path = ROOT,
+    watch_files: bool = False,
 ) -> AsyncIterator[Session]:
     """Start the server, initialize it, optionally wait for the model, shut it down after.
     `configuration`: the client answers workspace/configuration (section seedCoder) with it;
-    `answer`: the action title it picks in window/showMessageRequest (None: dismissed)."""
+    `answer`: the action title it picks in window/showMessageRequest (None: dismissed).
+    The workspace index is off unless the settings turn it on (`repositoryContext`): what
+    this repository's own code defines must not change other tests' prompts."""
+    if isinstance(init_options, dict):
+        init_options = {"repositoryContext": False, **init_options}
     client = make_test_lsp_client()
     message_requests: list[Any] = []
 
@@ -281,6 +297,13 @@ async def lsp_session(
         if answer is None:
             return None
         return next((a for a in params.actions or [] if a.title == answer), None)
+
+    registrations: list[Any] = []
+    if watch_files:
+
+        @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+        def _register(params: Any) -> None:
+            registrations.extend(params.registrations)
 
     if configuration is not None:
         client.set_configuration(configuration, section="seedCoder")
@@ -297,10 +320,13 @@ async def lsp_session(
             client.initialize_session(
                 types.InitializeParams(
                     capabilities=capabilities(
-                        encodings, inline=inline, configuration=configuration is not None
+                        encodings,
+                        inline=inline,
+                        configuration=configuration is not None,
+                        watch_files=watch_files,
                     ),
                     initialization_options=init_options,
-                    root_uri=ROOT.as_uri(),
+                    root_uri=root.as_uri(),
                 )
             ),
             20,
@@ -309,6 +335,7 @@ async def lsp_session(
         session = Session(client, encoding, result)
         session.statuses = statuses
         session.message_requests = message_requests
+        session.registrations = registrations
         if wait_ready:
             await session.wait_ready()
         yield session
