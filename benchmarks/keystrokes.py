@@ -160,6 +160,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--context-length", type=int, default=None)
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument(
+        "--no-repository", action="store_true", help="repositoryContext off (the A/B baseline)"
+    )
     return ap.parse_args(argv)
 
 
@@ -172,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         settings["threads"] = args.threads
     if args.context_length:
         settings["contextLength"] = args.context_length
+    if args.no_repository:
+        settings["repositoryContext"] = False
     out = args.out or (REPO / "benchmarks" / "results" / ("quick" if args.quick else ""))
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()

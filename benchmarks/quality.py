@@ -14,6 +14,8 @@ Usage:
   --raw     also score the raw infill (stop markers cut, nothing else) next to the suggestion
   --oracle  no model: the true text as the model's output (checks the harness and the
             post-processing; exact match and pass@1 should be near 100%)
+  --repository  argument lists of real calls in installed packages, with and without
+            repository context (benchmarks/quality_repo.py; --packages, --limit)
 """
 
 from __future__ import annotations
@@ -224,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--remote-url", default="", help="score a remote engine instead")
     ap.add_argument("--oracle", action="store_true", help="no model: the true text")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--repository", action="store_true", help="calls' argument lists instead")
+    ap.add_argument("--packages", default="httpx,click,jinja2", help="with --repository")
     args = ap.parse_args(argv)
+    if args.repository:
+        return _repository(args)
     limit = 8 if args.quick else args.limit
     t0 = time.perf_counter()
     chosen = tasks(limit)
@@ -251,6 +257,27 @@ def main(argv: list[str] | None = None) -> int:
     (out / "quality.json").write_text(json.dumps(result, indent=1))
     (out / "quality.md").write_text(markdown(result))
     print(markdown(result))
+    return 0
+
+
+def _repository(args: argparse.Namespace) -> int:
+    """The repository mode (benchmarks/quality_repo.py), same model choice and output folder."""
+    from benchmarks import quality_repo
+    from benchmarks.keystrokes import resolve_model
+
+    if args.quick:
+        args.limit, args.packages = 6, "httpx"
+    spec = "tiny" if args.quick else args.model
+    with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
+        result = quality_repo.run(args, resolve_model(spec, Path(tmp)))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    text = quality_repo.markdown(result, spec, commit)
+    out = args.out or REPO / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "quality_repo.json").write_text(json.dumps(result, indent=1))
+    (out / "quality_repo.md").write_text(text)
+    print(text)
     return 0
 
 

@@ -1,8 +1,11 @@
 """The typing the benchmark replays, as plain data: every client policy gets the same keys.
 
-A session opens a file at a cursor and then sends keys at a fixed pace. Texts come from this
-repository's sources: a file larger than the context window (so the window is cut and, while
-typing, must stay cheap to move), a line typed in its middle, and a fresh file for the cold start.
+A session opens a file at a cursor and then sends keys at a fixed pace. Texts are this
+repository's sources as of f7d2e37, frozen in benchmarks/material/ (reading the live files made
+every edit of them a change of the benchmark: 11 lines added to server.py moved the typed line
+and cost 33 of 38 suggestions at 4 chars/s): a file larger than the context window (so the
+window is cut and, while typing, must stay cheap to move), a line typed in its middle, and a
+fresh file for the cold start.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+MATERIAL = Path(__file__).resolve().parent / "material"  # the sources, frozen
 BIG_SOURCES = (
     "lsp_server/engines/local/runner.py",
     "lsp_server/keystroke/scheduler.py",
@@ -40,9 +44,14 @@ class Session:
         return 1.0 / self.cps
 
 
+def _material(path: str) -> str:
+    """A source file as the benchmark types it (its frozen copy)."""
+    return (MATERIAL / (Path(path).name + ".txt")).read_text(encoding="utf-8")
+
+
 def big_file() -> str:
     """About 1,000 lines of Python: larger than a 4,096-token context."""
-    return "\n\n".join((REPO / p).read_text(encoding="utf-8") for p in BIG_SOURCES)
+    return "\n\n".join(_material(p) for p in BIG_SOURCES)
 
 
 def typed_line(text: str, near: int, *, chars: int, skip: int = 0) -> tuple[int, str]:
@@ -114,7 +123,7 @@ def cold_documents() -> list[tuple[str, int]]:
 def cold_document(path: str) -> tuple[str, int]:
     """A file not opened before, the cursor on a new indented line in its second half (at the
     end of a line: llama.vim does not ask when more than 8 characters follow the cursor)."""
-    text = (REPO / path).read_text(encoding="utf-8")
+    text = _material(path)
     at, _ = typed_line(text, int(len(text) * 0.6), chars=10)
     line_start = at - _indent(text, at)
     return text[:at] + "\n" + text[line_start:], at

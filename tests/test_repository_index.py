@@ -143,7 +143,9 @@ def test_a_deleted_file_leaves_the_index_and_an_open_text_wins(tmp_path: Path) -
     builder.stop()
 
 
-def test_the_choice_is_sticky_until_the_cursor_line_uses_something_new(tmp_path: Path) -> None:
+def test_the_choice_is_sticky_in_its_block_until_a_definition_shown_changes(
+    tmp_path: Path,
+) -> None:
     write(
         tmp_path,
         {
@@ -155,20 +157,27 @@ def test_the_choice_is_sticky_until_the_cursor_line_uses_something_new(tmp_path:
     sources = ContextSources(index, extract)
     first = context(index, tmp_path, "search.py", SEARCH, sources=sources)
     assert sources.counts["choices"] == 1
-    # typing on: the same snippets, not chosen again
-    assert context(index, tmp_path, "search.py", SEARCH + "p, ", sources=sources) == first
-    assert sources.counts["choices"] == 1
-    # the index changes in the background (a file nothing uses): still the same
+    # typing on, even a call of something else: the same snippets (the KV cache keeps them)
+    typed = SEARCH + "p, target) + other_metric("
+    assert context(index, tmp_path, "search.py", typed, sources=sources) == first
+    # the index changes in the background (a file nothing shown comes from): still the same
     write(tmp_path, {"unrelated.py": "def zzz():\n    pass\n"})
     builder.changed_on_disk([str(tmp_path / "unrelated.py")])
     assert builder.wait_idle(30)
-    assert context(index, tmp_path, "search.py", SEARCH + "p, ", sources=sources) == first
+    assert context(index, tmp_path, "search.py", typed, sources=sources) == first
     assert sources.counts["choices"] == 1
-    # the line now calls another function: chosen again, that one first
-    typed = SEARCH + "p, target) + other_metric("
+    # a definition shown changed on disk: chosen again
+    changed = GEOMETRY.replace("(a, b)", "(a, b, norm=2)") + "\n\ndef other_metric(a):\n    pass\n"
+    write(tmp_path, {"geometry.py": changed})
+    builder.changed_on_disk([str(tmp_path / "geometry.py")])
+    assert builder.wait_idle(30)
     again = context(index, tmp_path, "search.py", typed, sources=sources)
-    assert sources.counts["choices"] == 2
-    assert again.startswith("# Compare this snippet from geometry.py:\n# def other_metric(a):")
+    assert sources.counts["choices"] == 2 and "zebra_quux_distance(a, b, norm=2)" in again
+    # the next 16-line block: chosen again, the line's own call first
+    moved = typed + "\n" * 16 + "        y = other_metric("
+    later = context(index, tmp_path, "search.py", moved, sources=sources)
+    assert sources.counts["choices"] == 3
+    assert later.startswith("# Compare this snippet from geometry.py:\n# def other_metric(a):")
     builder.stop()
 
 
@@ -211,4 +220,27 @@ def test_an_index_of_many_files_builds_in_the_background(tmp_path: Path, files: 
     assert builder.status()["state"] == "ready"
     got = context(index, tmp_path, "d0/m1.py", "y = f_99_99(")
     assert got.startswith("# Compare this snippet from d99/m99.py:\n# def f_99_99(x):")
+    builder.stop()
+
+
+def test_every_workspace_folder_is_indexed_and_resolved(tmp_path: Path) -> None:
+    app, lib = tmp_path / "app", tmp_path / "lib"
+    write(lib, {"shapes/__init__.py": "", "shapes/area.py": "def area_of(w, h):\n    return 0\n"})
+    write(app, {"main.py": "from shapes.area import area_of\n\nx = area_of("})
+    index = WorkspaceIndex()
+    builder = IndexBuilder(index)
+    builder.configure([str(app), str(lib)], (), None)
+    assert builder.wait_idle(30)
+    assert index.stats()["files"] == 3
+    sources = ContextSources(index, extract)
+    snippets = sources.extra(
+        (app / "main.py").as_uri(), "from shapes.area import area_of\n\nx = area_of(", "\n",
+        "python", [], 512, (), str(app), [str(app), str(lib)],
+    )  # fmt: skip
+    assert snippets[0] == (
+        "# Compare this snippet from shapes/area.py:\n# def area_of(w, h):\n#     return 0\n"
+    )
+    builder.configure([str(app)], (), None)  # a folder removed: its files leave the index
+    assert builder.wait_idle(30)
+    assert [os.path.relpath(p, app) for p in index.paths()] == ["main.py"]
     builder.stop()

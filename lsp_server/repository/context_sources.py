@@ -29,7 +29,6 @@ from lsp_server.repository.facts import FileFacts, Roots
 from lsp_server.repository.index import WorkspaceIndex
 from lsp_server.repository.retrieve import (
     Bindings,
-    on_cursor_line,
     related,
     render_definition,
 )
@@ -42,12 +41,10 @@ Extract = Callable[[str, str], FileFacts]
 
 @dataclass(frozen=True)
 class Choice:
-    """The snippets chosen for a cursor block, the files they came from (path, generation)
-    and the definitions considered (path, line): shown, or found unusable."""
+    """The snippets chosen for a cursor block and the files they came from (path, generation)."""
 
     snippets: tuple[str, ...]
     used: tuple[tuple[str, int], ...]
-    shown: frozenset[tuple[str, int]]
 
 
 def uri_path(uri: str) -> str | None:
@@ -102,11 +99,7 @@ class ContextSources:
         kept = self.sticky.get(key)
         here = uri_path(uri)
         binds = self._bindings(here, prefix, suffix, language, folders)
-        if (
-            kept is not None
-            and kept.used == self._fingerprint(kept.used)
-            and (binds is None or self._line_uses(here, binds, prefix, suffix) <= kept.shown)
-        ):
+        if kept is not None and kept.used == self._fingerprint(kept.used):
             self.sticky.move_to_end(key)
             return kept.snippets
         choice = self._choose(
@@ -127,14 +120,6 @@ class ContextSources:
         if len(self.sticky) > STICKY_ENTRIES:
             self.sticky.popitem(last=False)
         return snippets
-
-    def _line_uses(
-        self, here: str | None, binds: Bindings, prefix: str, suffix: str
-    ) -> set[tuple[str, int]]:
-        """The definitions the cursor's line uses now."""
-        if self.index is None or here is None:
-            return set()
-        return on_cursor_line(self.index, here, binds, prefix, suffix)
 
     def _fingerprint(self, used: tuple[Any, ...]) -> tuple[Any, ...]:
         """The same files at their current generations (a changed definition moves the choice)."""
@@ -162,12 +147,16 @@ class ContextSources:
         cap = budget_tokens * CHARS_PER_TOKEN_MAX
         out: list[str] = []
         taken: list[tuple[str, int, int]] = []  # (path, first, end line) shown already
+        lines_of: dict[str, list[str] | None] = {}
         found = []
         if binds is not None and self.index is not None and here is not None:
             found = related(self.index, here, binds, prefix, suffix)
         for f in found:
-            text = self._text(f.path, open_text)
-            body = render_definition(self.index, f, text) if text and self.index else None
+            if f.path not in lines_of:  # each file read and split once per choice
+                text = self._text(f.path, open_text)
+                lines_of[f.path] = text.split("\n") if text is not None else None
+            lines = lines_of[f.path]
+            body = render_definition(self.index, f, lines) if lines and self.index else None
             if body is None:
                 if self.on_stale is not None:
                     self.on_stale([f.path])
@@ -192,8 +181,7 @@ class ContextSources:
                 out.append(render_one(doc_path, text, language))
                 self.counts["similar_shown"] += 1
         self.counts["choices"] += 1
-        considered = frozenset((f.path, f.definition.line) for f in found)
-        return Choice(_capped(out, cap), used, considered)
+        return Choice(_capped(out, cap), used)
 
     def _bindings(
         self, here: str | None, prefix: str, suffix: str, language: str, folders: Sequence[str]

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..postprocess.syntax import language_of_path
-from . import definitions_native, imports
-from .facts import Definition, FileFacts
-from .syntax_tree import (
+from lsp_server.postprocess.syntax import language_of_path
+from lsp_server.repository import definitions_native, imports
+from lsp_server.repository.facts import Definition, FileFacts
+from lsp_server.repository.syntax_tree import (
     LANGUAGES,
     Node,
     brace_body_line,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .facts import Definition
-from .syntax_tree import (
+from lsp_server.repository.facts import Definition
+from lsp_server.repository.syntax_tree import (
     Node,
     brace_body_line,
     define,

@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .facts import Import
-from .syntax_tree import Node, nodes_at, text
+from lsp_server.repository.facts import Import
+from lsp_server.repository.syntax_tree import Node, nodes_at, text
 
 # Statements found by their text (then their node), not by visiting the whole tree.
 PYTHON_LINES = re.compile(r"^[ \t]*((?:from|import)\b)", re.M)

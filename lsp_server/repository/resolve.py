@@ -7,8 +7,8 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable
 
-from . import resolve_native
-from .facts import FileSet, Import, Roots, Target
+from lsp_server.repository import resolve_native
+from lsp_server.repository.facts import FileSet, Import, Roots, Target
 
 Resolver = Callable[[Import, str, FileSet, Roots], list[Target]]
 

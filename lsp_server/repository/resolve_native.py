@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Sequence
 
-from .facts import FileSet, Import, Roots, Target
+from lsp_server.repository.facts import FileSet, Import, Roots, Target
 
 MAX_UP = 32  # folders walked up looking for go.mod / Cargo.toml
 

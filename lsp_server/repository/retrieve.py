@@ -111,17 +111,6 @@ def related(
     return out
 
 
-def on_cursor_line(
-    index: WorkspaceIndex, path: str, binds: Bindings, prefix: str, suffix: str
-) -> set[tuple[str, int]]:
-    """(path, line) of the definitions the cursor's line uses: when one is new, the choice
-    made for the block is out of date (the user wrote a call to something else)."""
-    out = set()
-    for qualifier, name in uses_near(prefix, suffix, 0, 0):
-        out |= {(f.path, f.definition.line) for f in _lookup(index, binds, path, qualifier, name)}
-    return {key for key in out if key[0] != path}
-
-
 def _lookup(
     index: WorkspaceIndex, binds: Bindings, path: str, qualifier: str, name: str
 ) -> Iterator[Found]:
@@ -180,11 +169,10 @@ def _distance(a: str, b: str) -> int:
     return a.count(os.sep) + b.count(os.sep) - 2 * common.count(os.sep)
 
 
-def render_definition(index: WorkspaceIndex, found: Found, text: str) -> str | None:
-    """A definition's signature and the start of its body (a class: its members' signatures);
-    None when the text no longer has it where the index says (a stale entry)."""
+def render_definition(index: WorkspaceIndex, found: Found, lines: list[str]) -> str | None:
+    """A definition's signature and the start of its body (a class: its members' signatures)
+    from its file's lines; None when they no longer have it where the index says (stale)."""
     d = found.definition
-    lines = text.split("\n")
     if d.line >= len(lines) or d.name not in lines[d.line]:
         return None
     header = lines[d.line : max(d.body_line, d.line + 1)]

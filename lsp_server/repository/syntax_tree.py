@@ -10,8 +10,8 @@ import threading
 from functools import cache
 from typing import Any
 
-from ..postprocess.syntax import GRAMMARS
-from .facts import Definition
+from lsp_server.postprocess.syntax import GRAMMARS
+from lsp_server.repository.facts import Definition
 
 Node = Any  # tree_sitter.Node (the binding ships no stubs mypy can rely on)
 

@@ -185,3 +185,13 @@ async def test_a_large_tree_is_indexed_while_completions_go_on(
         )
         assert done.repository.files == 10_002 and done.repository.definitions == 10_002
         assert done.repository.build_ms is not None
+        # the first build of a large workspace showed $/progress: begin, reports, end
+        await s.wait_for(
+            lambda _st: any(
+                r and type(r[-1]).__name__ == "WorkDoneProgressEnd"
+                for r in s.client.progress_reports.values()
+            ),
+            what="the progress end",
+        )
+        (reports,) = [r for r in s.client.progress_reports.values() if r]
+        assert reports[0].title == "Indexing the workspace" and reports[0].message == "0/10002"
