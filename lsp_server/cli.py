@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lsp_server import __version__
+from lsp_server import __version__, power
+from lsp_server.keystroke import budget
 from lsp_server.settings import (
     DEFAULTS,
     LOG_LEVELS,
@@ -242,6 +243,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             f"{engine.info.get('gen_tps')} generated tokens/s"
         )
         print(_cold_window_line(engine.info, settings))
+        print(budget.describe(settings.background_work, engine.info, power.on_battery()))
         _smoke(engine, settings)
     finally:
         engine.close()
@@ -274,6 +276,7 @@ def _doctor_remote(settings: Settings) -> int:
     engine = start_engine(settings)
     try:
         _print_info(engine.info, REMOTE_FACTS)
+        print(budget.describe(settings.background_work, engine.info, power.on_battery()))
         _smoke(engine, settings)
     finally:
         engine.close()

@@ -17,6 +17,7 @@ FIM_TEMPLATE_CHOICES = ("auto", *TEMPLATES_BY_NAME)
 LOG_LEVELS = ("error", "warning", "info", "debug")
 ENGINES = ("local", "remote")
 REMOTE_APIS = ("auto", "llama-server", "openai")
+BACKGROUND_MODES = ("auto", "always", "never")
 LOCAL, REMOTE, BOTH = ("local",), ("remote",), ("local", "remote")  # whose reload a field needs
 NEXT = ("next",)  # fields whose change sets up the next-edit engine again
 API_KEY_ENV = "SEED_CODER_LSP_API_KEY"  # the remote server's key: never a setting, never logged
@@ -75,6 +76,12 @@ class Settings:
         " (0: none)",
         lo=0,
         hi=8192,
+    )
+    background_work: str = setting(
+        "auto",
+        "work no keystroke waits for: auto (all of it on a GPU or mains power; on battery or"
+        " a slow CPU only what the client is about to ask for), always, never",
+        choices=BACKGROUND_MODES,
     )
     repository_context: bool = setting(
         True, "index the workspace's definitions for context (false: other open files only)"

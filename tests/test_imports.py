@@ -154,8 +154,14 @@ def test_the_direction_of_the_stages() -> None:
     import each other, the keystroke path or lsp/; model files never the keystroke path."""
     g = graph("lsp_server")
     forbidden = {
-        "prompt": {"engines", "engines.local", "engines.remote", "keystroke", "model_files",
-                   "repository"},  # fmt: skip
+        "prompt": {
+            "engines",
+            "engines.local",
+            "engines.remote",
+            "keystroke",
+            "model_files",
+            "repository",
+        },  # fmt: skip
         "postprocess": {"engines", "engines.local", "engines.remote", "keystroke", "prompt"},
         "engines.local": {"engines.remote", "keystroke", "model_files"},
         "engines.remote": {"engines.local", "keystroke", "model_files"},

@@ -244,3 +244,16 @@ def test_every_workspace_folder_is_indexed_and_resolved(tmp_path: Path) -> None:
     assert builder.wait_idle(30)
     assert [os.path.relpath(p, app) for p in index.paths()] == ["main.py"]
     builder.stop()
+
+
+def test_the_index_stops_growing_at_its_cap_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lsp_server.repository import index as index_module
+
+    monkeypatch.setattr(index_module, "MAX_DEFINITIONS", 5)
+    write(tmp_path, {f"m{i}.py": "def a():\n    pass\n\n\ndef b():\n    pass\n" for i in range(4)})
+    index, builder = built(tmp_path)
+    assert index.stats() == {"files": 2, "definitions": 4} and index.full
+    assert builder.status()["full"] is True
+    builder.stop()

@@ -32,6 +32,7 @@ def test_defaults() -> None:
         "autoDownload": False,
         "languages": ("*",),
         "extraContextTokens": 512,
+        "backgroundWork": "auto",
         "repositoryContext": True,
         "excludeGlobs": (),
         "temperature": 0.0,
@@ -70,6 +71,7 @@ def test_camel_case_values() -> None:
         "autoDownload": True,
         "languages": ["python", "rust"],
         "extraContextTokens": 0,
+        "backgroundWork": "never",
         "repositoryContext": False,
         "excludeGlobs": ["secrets/**"],
         "temperature": 0.2,
@@ -202,7 +204,7 @@ def test_engine_key_and_field_names() -> None:
     assert remote.engine_key() == ("remote", 4096, "auto", "http://x", "auto")
     assert dataclasses.replace(remote, model="other", threads=3).engine_key() == remote.engine_key()
     assert settings_field_names()[:3] == ["model", "gpuLayers", "contextLength"]
-    assert len(settings_field_names()) == 26
+    assert len(settings_field_names()) == 27
 
 
 def test_vscode_settings_match_the_server_defaults() -> None:

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from lsp_server.keystroke import pacing
+from lsp_server.keystroke import budget, pacing
 from lsp_server.keystroke.completion import payload
 from lsp_server.keystroke.flights import Counters, DocState, EngineLike, Flight
 from lsp_server.keystroke.suggestion_cache import SuggestionCache
@@ -23,6 +23,7 @@ class BackgroundWork:
 
     engine: Callable[[], EngineLike | None]
     settings: Callable[[], Settings]
+    background: Callable[[], str]  # the budget's level (budget.py)
     cache: SuggestionCache
     counters: Counters
     docs: dict[str, DocState]
@@ -43,7 +44,7 @@ class BackgroundWork:
     def _eager(self, state: DocState, ticket: int, edits: int, text: str, cursor: int) -> None:
         """The pause after an edit: generate for it unless a request came or typing went on."""
         engine = self._idle(state, ticket)
-        if engine is None or state.edits != edits:
+        if engine is None or state.edits != edits or not self._allowed("eager"):
             return
         prefix, suffix = text[:cursor], text[cursor:]
         if self.cache.get(prefix, suffix) is not None:
@@ -51,18 +52,27 @@ class BackgroundWork:
         settings = self.settings()
         self._cancel_grow(engine, state)
         self._prefill(engine, state, prefix, suffix, settings)
-        job = engine.submit(**req(state, prefix, suffix, settings))
+        job = engine.submit(**req(state, prefix, suffix, settings), background=True)
         self.counters.eager += 1
         self._launch(state, prefix, suffix, job, owner=None)
 
     def _after_shown(self, state: DocState, prefix: str, suffix: str, shown: Suggestion) -> None:
         """Once the user pauses on a shown suggestion (no key within 1.5x the typing pace),
         prepare the state after accepting it, then grow a window shrunk for a cold start."""
+        if not self._allowed("speculate"):
+            return  # nothing after the last key: speculation and growth wait for a request
         delay = pacing.pause(state)
         loop, ticket = asyncio.get_running_loop(), state.ticket
         loop.call_later(delay, self._speculate, state, ticket, prefix, suffix, shown)
         if state.grow_wanted:
             loop.call_later(GROW_PAUSE_S, self._grow, state, ticket, prefix, suffix)
+
+    def _allowed(self, kind: str) -> bool:
+        """The background budget allows this kind of work now (else it is counted as held)."""
+        if budget.allows(self.background(), kind):
+            return True
+        self.counters.held_back += 1
+        return False
 
     def _idle(self, state: DocState, ticket: int) -> EngineLike | None:
         """The engine, if the user has not typed since and is still in this document."""
@@ -80,7 +90,7 @@ class BackgroundWork:
             accepted = prefix + shown.text
             after = suffix[shown.replace_chars :]
             if self.cache.get(accepted, after) is None:
-                job = engine.submit(**req(state, accepted, after, settings))
+                job = engine.submit(**req(state, accepted, after, settings), background=True)
                 self.counters.speculations += 1
                 self._launch(state, accepted, after, job, owner=None, speculative=True)
 
@@ -94,6 +104,7 @@ class BackgroundWork:
             state.grow_job = engine.submit(
                 "prefill",
                 uncapped=True,
+                background=True,
                 **req(state, prefix, suffix, settings, hint=False),
             )
             self.counters.grows += 1

@@ -46,6 +46,7 @@ class Counters:
     waited_for_load: int = 0  # invoked requests that waited for the model to load
     wasted_steps: int = 0
     errors: int = 0
+    held_back: int = 0  # background work the budget did not allow (backgroundWork)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lsp_server.keystroke import pacing
+from lsp_server.keystroke import budget, pacing
 from lsp_server.keystroke.background import BackgroundWork, req
 from lsp_server.keystroke.completion import finish
 from lsp_server.keystroke.early_answer import first, watch_block_end
@@ -44,8 +44,10 @@ class Scheduler(BackgroundWork):
         clock: Callable[[], float] = time.monotonic,
         text_of: Callable[[str], str | None] | None = None,
         until_loaded: Callable[[], Awaitable[None]] | None = None,
+        background: Callable[[], str] = lambda: budget.FULL,
     ) -> None:
         self.engine = engine
+        self.background = background  # how much work no keystroke waits for (budget.py)
         self.until_loaded = until_loaded  # an invoked request waits for a loading engine
         self.clock = clock
         self.settings = settings

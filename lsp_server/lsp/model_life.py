@@ -14,9 +14,10 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from lsp_server import __version__
+from lsp_server import __version__, power
 from lsp_server.engines.local.supervisor import LocalEngine
 from lsp_server.engines.remote.client import RemoteConfig, RemoteEngine
+from lsp_server.keystroke import budget
 from lsp_server.lsp.protocol import FlatProtocol, end_progress_token
 from lsp_server.model_files.download import DownloadCancelled, DownloadError, download_model
 from lsp_server.model_files.model_check import ModelError
@@ -115,6 +116,12 @@ class ModelServer(LanguageServer):
             self.set_status("ready" if self.engine and self.engine.ready else "loading", "enabled")
         if reload:
             self.settings_applied()
+
+    def background_level(self, engine: Any = None) -> str:
+        """How much work no keystroke waits for the budget allows now (keystroke/budget.py)."""
+        engine = engine if engine is not None else self.engine
+        info = engine.info if engine is not None else {}
+        return budget.level(self.settings.background_work, info, power.on_battery())
 
     def settings_applied(self) -> None:
         """New settings are in place (more models may depend on them)."""

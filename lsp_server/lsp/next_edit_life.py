@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsp_server.engines.local.supervisor import LocalEngine
 from lsp_server.engines.remote.client import RemoteConfig, RemoteEngine
+from lsp_server.keystroke import budget
 from lsp_server.lsp.model_life import in_daemon_thread
 from lsp_server.model_files.download import DownloadCancelled, DownloadError
 from lsp_server.model_files.model_check import ModelError
@@ -42,7 +43,13 @@ class NextEdits:
         self.engine: LocalEngine | RemoteEngine | None = None
         self.key: tuple[Any, ...] | None = None
         self.history = EditHistory()
-        self.predictor = Predictor(lambda: self.engine, self.history, current, self._log_stats)
+        self.predictor = Predictor(
+            lambda: self.engine,
+            self.history,
+            current,
+            self._log_stats,
+            lambda: budget.allows(server.background_level(self.engine), "warmup"),
+        )
         self.state: dict[str, Any] = {"state": "off", "message": "no next-edit model set"}
         self.generation = 0
 

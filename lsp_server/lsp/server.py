@@ -13,7 +13,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from lsp_server import __version__
+from lsp_server import __version__, power
 from lsp_server.keystroke.completion import stats_line
 from lsp_server.keystroke.scheduler import Scheduler
 from lsp_server.lsp import next_edit_features, positions, repository_life
@@ -43,6 +43,7 @@ class SeedCoderServer(ModelServer):
             self._log_stats,
             text_of=self.text_of,
             until_loaded=self.until_loaded,
+            background=self.background_level,
         )
         self.documents = Documents()  # the editor's text, kept with LSP line rules
         self.repository = RepositoryContext(self)  # the workspace index
@@ -356,6 +357,13 @@ def on_stats(ls: SeedCoderServer, params: Any) -> dict[str, Any]:
             "events": len(ls.next_edits.history.snapshot()),
         },
         "repository": ls.repository.status(),
+        "background": {
+            "level": ls.background_level(),
+            "on_battery": power.on_battery(),
+            "cpu_s": round(engine.cpu_ms["background"] / 1000, 3) if engine else 0.0,
+            "foreground_cpu_s": round(engine.cpu_ms["foreground"] / 1000, 3) if engine else 0.0,
+            "index_cpu_s": ls.repository.builder.status()["cpu_s"],
+        },
         "engine_pid": engine.pid if engine else None,
         "engine_starts": engine.starts if engine else 0,
         "engine_crashes": engine.crashes if engine else 0,

@@ -99,8 +99,10 @@ class Predictor:
         history: EditHistory,
         current: Callable[[str], tuple[str, int] | None],
         on_stats: Callable[[dict[str, Any]], None] | None = None,
+        warmups: Callable[[], bool] = lambda: True,
     ) -> None:
         self.engine = engine
+        self.warmups = warmups  # the background budget allows warm-ups now
         self.history = history
         self.current = current  # uri -> (text, version) now, or None when not open
         self.on_stats = on_stats or (lambda stats: None)
@@ -171,8 +173,10 @@ class Predictor:
             # Typing faster than a prediction runs: wait for a pause, and meanwhile evaluate
             # the prompt only (no answer), stopped after its batch by the next key; what it
             # evaluated stays cached for the prediction that follows the pause.
-            self.running = engine.submit("edit", **{**body, "max_tokens": 0, "warmup": True})
-            self.counters.warmups += 1
+            if self.warmups():
+                warm = {**body, "max_tokens": 0, "warmup": True, "background": True}
+                self.running = engine.submit("edit", **warm)
+                self.counters.warmups += 1
             await asyncio.sleep(delay)
             if ticket != self.ticket:
                 self.counters.superseded += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 import threading
 from functools import cache
 from typing import Any
@@ -53,9 +54,6 @@ def _thread_cache() -> dict[str, Any]:
     return found
 
 
-READ_CHUNK = 4096
-
-
 def parse(text: str, language: str) -> Any | None:
     """The syntax tree of text (None when the language has no grammar)."""
     cached = _thread_cache()
@@ -67,12 +65,10 @@ def parse(text: str, language: str) -> Any | None:
         import tree_sitter
 
         parser = cached[language] = tree_sitter.Parser(lang)
-    data = text.encode("utf-8", "surrogatepass")
-    if len(data) <= READ_CHUNK:
-        return parser.parse(data)
-    # Read in chunks: tree-sitter holds the GIL while it parses a bytes object (50 ms for a
-    # 450 kB file, the event loop frozen meanwhile); a Python callback lets it switch.
-    return parser.parse(lambda at, _point: data[at : at + READ_CHUNK])
+    # Parsing bytes holds the GIL (about 0.1 s per MB: the event loop waits that long while a
+    # large file is indexed). A read callback would let the loop run between chunks, but
+    # py-tree-sitter 0.26 never frees what the callback returns (the file's size, per parse).
+    return parser.parse(text.encode("utf-8", "surrogatepass"))
 
 
 def nodes_at(
@@ -133,7 +129,8 @@ def define(
     first = node.start_point.row if line < 0 else line
     last = max(end_line(node), first + 1)
     body = last if body_line is None else min(max(body_line, first + 1), last)
-    return Definition(name, kind, first, body, last, container)
+    # Interned: the same names (__init__, a class's name for each method) repeat by thousands.
+    return Definition(sys.intern(name), kind, first, body, last, sys.intern(container))
 
 
 def brace_body_line(body: Node | None, line: int) -> int | None:

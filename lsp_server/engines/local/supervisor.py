@@ -72,6 +72,7 @@ class LocalEngine:
         self.crashes = 0
         self.starts = 0
         self.evaluated_tokens = 0  # prompt tokens decoded by every job so far (prefills too)
+        self.cpu_ms = {"foreground": 0.0, "background": 0.0}  # the worker's CPU time, by kind
         self._closed = False
         self._retired: set[int] = set()  # workers ended on purpose (reload), by start number
 
@@ -325,6 +326,9 @@ class LocalEngine:
             return
         self._jobs.pop(job.seq, None)
         self.evaluated_tokens += int(msg.get("stats", {}).get("evaluated_tokens", 0))
+        self.cpu_ms["background" if msg.get("background") else "foreground"] += float(
+            msg.get("cpu_ms", 0.0)
+        )
         if kind == "error":
             job.future.set_exception(EngineError(msg["message"]))
         else:

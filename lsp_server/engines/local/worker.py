@@ -11,6 +11,7 @@ import ctypes
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
@@ -96,11 +97,18 @@ def worker_main(conn: Any, board: CancelBoard, steps: Any, config: WorkerConfig)
         if op == "shutdown":
             return
         seq = msg.get("seq", 0)
+        cpu = time.process_time()  # this process's CPU time: every llama.cpp thread counts
         try:
             if op in ("complete", "edit"):
-                conn.send(_complete(runner, conn, msg, board, steps))
+                result = _complete(runner, conn, msg, board, steps)
             elif op == "prefill":
-                conn.send(_prefill(runner, msg, board, steps))
+                result = _prefill(runner, msg, board, steps)
+            else:
+                result = None
+            if result is not None:
+                result["cpu_ms"] = (time.process_time() - cpu) * 1000
+                result["background"] = bool(msg.get("background"))
+                conn.send(result)
             else:
                 conn.send({"type": "error", "seq": seq, "message": f"unknown op {op!r}"})
         except Exception as exc:  # noqa: BLE001 - a bad request must not end the worker

@@ -67,6 +67,7 @@ class RemoteEngine:
         self.crashes = 0  # times the server stopped serving while we used it
         self.decode_steps = 0  # tokens the server generated for us
         self.evaluated_tokens = 0  # prompt tokens the server evaluated for us
+        self.cpu_ms = {"foreground": 0.0, "background": 0.0}  # none here: the server works
         self.pid = None
         self._up = False
         self._closed = False
