@@ -219,3 +219,12 @@ def test_text_too_long_to_fit_is_never_tokenized() -> None:
     budget = Budget(prefix=300, suffix=100)
     choose_window(lines, "\n" + lines, tokenize, budget)
     assert max(seen) <= (budget.prefix + budget.suffix) * MAX_CHARS_PER_TOKEN
+
+
+def test_a_window_smaller_than_a_block_keeps_the_lines_that_fit() -> None:
+    """A cold start's small window: whole lines before the cursor's, not its line alone."""
+    lines = [f"line_{i:02d} = {i}\n" for i in range(40)]  # 13 chars a line
+    prefix = "".join(lines) + "cur"
+    w = choose_window(prefix, "", per_char, Budget(100, 0))
+    assert w.prefix == "".join(lines[-7:]) + "cur"  # 7 * 13 + 3 = 94 <= 100; 8 lines: 107
+    assert w.start_line == 33

@@ -18,7 +18,7 @@ from lsp_server import __version__, power
 from lsp_server.engines.local.supervisor import LocalEngine
 from lsp_server.engines.remote.client import RemoteConfig, RemoteEngine
 from lsp_server.keystroke import budget
-from lsp_server.lsp.protocol import FlatProtocol, end_progress_token
+from lsp_server.lsp.protocol import FlatProtocol, converter, end_progress_token
 from lsp_server.model_files.download import DownloadCancelled, DownloadError, download_model
 from lsp_server.model_files.model_check import ModelError
 from lsp_server.model_files.model_setup import locate_model, worker_config
@@ -36,7 +36,9 @@ class ModelServer(LanguageServer):
     """Settings, the engine supervisor and its model; the user hears about all of it."""
 
     def __init__(self, settings: Settings = DEFAULTS) -> None:
-        super().__init__("seed-coder-lsp", __version__, protocol_cls=FlatProtocol)
+        super().__init__(
+            "seed-coder-lsp", __version__, protocol_cls=FlatProtocol, converter_factory=converter
+        )
         self.base_settings = settings  # CLI flags over the defaults
         self.init_settings = settings  # ... plus initializationOptions: what pushes merge onto
         self.settings = settings

@@ -18,11 +18,26 @@ from typing import Any, BinaryIO
 from lsprotocol import types
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
 
 log = logging.getLogger("seed_coder_lsp.server")
 CONTENT_LENGTH = re.compile(rb"^Content-Length: *(\d+)\r?\n$", re.IGNORECASE)
 Peek = Callable[[str, Any, Any], None]  # (method, request id, params) on the reader thread
+
+
+def converter() -> Any:
+    """pygls's converter, except that inline completion without options is advertised as
+    `inlineCompletionProvider: true`: Emacs lsp-mode turns the feature on only for `true`, and
+    VS Code, Neovim, coc.nvim and LSP4IJ accept it too (pygls writes `{}`)."""
+    conv = default_converter()
+
+    def inline_options(options: types.InlineCompletionOptions) -> Any:
+        if options.work_done_progress is None:
+            return True
+        return {"workDoneProgress": options.work_done_progress}
+
+    conv.register_unstructure_hook(types.InlineCompletionOptions, inline_options)
+    return conv
 
 
 class FlatProtocol(LanguageServerProtocol):

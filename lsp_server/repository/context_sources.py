@@ -97,11 +97,10 @@ class ContextSources:
         versions = tuple(sorted((u, v) for u, _text, v in candidates))
         key = (uri, block, budget_tokens, exclude_globs, root, tuple(folders), versions)
         kept = self.sticky.get(key)
-        here = uri_path(uri)
-        binds = self._bindings(here, prefix, suffix, language, folders)
         if kept is not None and kept.used == self._fingerprint(kept.used):
             self.sticky.move_to_end(key)
             return kept.snippets
+        binds = self._bindings(uri_path(uri), prefix, suffix, language, folders)
         choice = self._choose(
             uri,
             prefix,

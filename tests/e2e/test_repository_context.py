@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,39 +15,18 @@ from lsprotocol import types
 
 from lsp_server.repository.builder import GATE_ENV
 from tests.e2e.helpers import DEFAULT_INFILL, Models, lsp_session
+from tests.e2e.test_context_files import completions
+from tests.test_repository_index import GEOMETRY, SEARCH
 
 pytestmark = pytest.mark.asyncio
 
-GEOMETRY = (
-    "import math\n\n\n"
-    "def zebra_quux_distance(a, b):\n"
-    '    """Euclidean distance between two points."""\n'
-    "    dx = a[0] - b[0]\n    dy = a[1] - b[1]\n    return math.hypot(dx, dy)\n"
-)
 RENDERED = (
     "# Compare this snippet from geometry.py:\n"
     "# def zebra_quux_distance(a, b):\n"
     '#     """Euclidean distance between two points."""\n'
     "#     dx = a[0] - b[0]\n#     dy = a[1] - b[1]\n#     return math.hypot(dx, dy)\n"
 )
-SEARCH = (
-    "from geometry import zebra_quux_distance\n\n\n"
-    "def nearest(points, target):\n"
-    "    best = None\n"
-    "    for p in points:\n"
-    "        d = zebra_quux_distance("
-)
 INFILL_HERE = DEFAULT_INFILL.split("\n")[0]  # its first line may be answered early, alone
-LINE = re.compile(r"prompt (\d+) tok \(reused (\d+), evaluated (\d+)\)")
-
-
-def completions(lines: list[str]) -> list[tuple[int, int, int]]:
-    out = []
-    for line in lines:
-        m = LINE.search(line)
-        if line.startswith("completion:") and line.endswith("via model") and m:
-            out.append((int(m[1]), int(m[2]), int(m[3])))
-    return out
 
 
 async def last_completion(s: Any, count: int) -> tuple[int, int, int]:
