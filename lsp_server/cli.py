@@ -261,8 +261,8 @@ LOCAL_FACTS = (
     "backend", "n_gpu_layers", "name", "architecture", "fim_template", "add_bos", "n_ctx",
     "n_ctx_train", "n_vocab", "load_ms", "safe_cpu", "can_shift", "threads",
 )  # fmt: skip
-REMOTE_FACTS = ("server", "api", "model", "build", "slots", "n_ctx_server", "n_ctx",
-                "fim_template", "fim_ids", "add_bos")  # fmt: skip
+REMOTE_FACTS = ("server", "api", "tokenizer", "model", "build", "slots", "n_ctx_server",
+                "n_ctx", "fim_template", "fim_ids", "add_bos")  # fmt: skip
 
 
 def _doctor_remote(settings: Settings) -> int:

@@ -45,7 +45,9 @@ class Scheduler(BackgroundWork):
         text_of: Callable[[str], str | None] | None = None,
         until_loaded: Callable[[], Awaitable[None]] | None = None,
         background: Callable[[], str] = lambda: budget.FULL,
+        on_error: Callable[[str], None] = lambda message: None,
     ) -> None:
+        self.on_error = on_error  # a request the engine refused: the user hears it
         self.engine = engine
         self.background = background  # how much work no keystroke waits for (budget.py)
         self.until_loaded = until_loaded  # an invoked request waits for a loading engine
@@ -305,6 +307,7 @@ class Scheduler(BackgroundWork):
             if not flight.cancelled:
                 self.counters.errors += 1
                 log.warning("completion failed: %s", flight.error)
+                self.on_error(flight.error)
             result = None
         if result is not None:
             self._take(state, flight, result)

@@ -44,6 +44,7 @@ class SeedCoderServer(ModelServer):
             text_of=self.text_of,
             until_loaded=self.until_loaded,
             background=self.background_level,
+            on_error=self._request_failed,
         )
         self.documents = Documents()  # the editor's text, kept with LSP line rules
         self.repository = RepositoryContext(self)  # the workspace index
@@ -79,6 +80,12 @@ class SeedCoderServer(ModelServer):
         """A document's text and version now (a prediction checks it is still for them)."""
         doc = self.documents.get(uri)
         return (doc.text, doc.version) if doc is not None else None
+
+    def _request_failed(self, message: str) -> None:
+        """A request the engine refused while it serves (marker text for a text-only server):
+        said once; an outage is the engine's own event."""
+        if self.engine is not None and self.engine.ready:
+            self.tell_once(message)
 
     def _log_stats(self, stats: dict[str, Any]) -> None:
         self.say(f"completion: {stats_line(stats)} via {stats.get('source')}")

@@ -25,9 +25,10 @@ import httpx
 
 from lsp_server.engines import OPS, EngineError, EventSink, Job
 from lsp_server.engines.remote import dialects as api
+from lsp_server.engines.remote import text_prompt
 from lsp_server.engines.remote.prompt import RemotePrompts
 from lsp_server.engines.remote.stream import stream
-from lsp_server.prompt.fim import ALL_MARKER_TEXTS, FimIds, detect
+from lsp_server.prompt.fim import FimIds
 from lsp_server.prompt.tokens import Prompt
 
 log = logging.getLogger("seed_coder_lsp.remote")
@@ -186,16 +187,18 @@ class RemoteEngine:
         assert self._client is not None
         try:
             facts = await api.detect(self._client, self.url, self.config.api)
-            lookups = await asyncio.gather(*(self._lookup(t, facts) for t in ALL_MARKER_TEXTS))
-            special = dict(zip(ALL_MARKER_TEXTS, lookups))
-            fim, warning = detect(special.get, self.config.fim_template)
-            with_bos = await api.tokenize(self._client, self.url, facts, "a", add_special=True)
-            plain = await api.tokenize(self._client, self.url, facts, "a")
+            fim: FimIds | None
+            if facts.tokenizer == api.NO_TOKENIZER:  # text prompts: marks written as text
+                fim, warning = text_prompt.template_for(self.config.fim_template, facts.model), None
+                self.bos = None
+            else:
+                fim, warning, self.bos = await api.bind(
+                    self._client, self.url, facts, self.config.fim_template, self._gate
+                )
         except Exception as exc:  # noqa: BLE001 - every failure becomes one clear line
             self._went_down(api.explain(self.url, exc), during_connect=True)
             return False
         self.facts, self.fim = facts, fim
-        self.bos = with_bos[0] if len(with_bos) > len(plain) else None
         self._models = {facts.model}
         self.starts += 1
         self.info = api.describe(self.url, facts, fim, self.bos, self.config.context_length)
@@ -207,13 +210,6 @@ class RemoteEngine:
             self.on_event("warning", text)
         self.on_event("ready", f"connected to {self.url} ({facts.api}, {facts.model})")
         return True
-
-    async def _lookup(self, text: str, facts: api.ServerFacts) -> int | None:
-        """The id of a marker when the server's tokenizer makes it one special token."""
-        assert self._client is not None
-        async with self._gate:
-            ids = await api.tokenize(self._client, self.url, facts, text, special=True)
-        return ids[0] if len(ids) == 1 else None
 
     def _went_down(self, error: EngineError, *, during_connect: bool = False) -> None:
         """Stop serving: one report per outage, then probe until the server is back."""
@@ -307,12 +303,20 @@ class RemoteEngine:
         if prefill and facts.api != api.LLAMA_SERVER:
             return {"text": "", "stats": {"stop_reason": "prefilled"}}  # prefix caching does it
         self.prompts.sending(self._slot_key(req), tokens)
-        path, body = api.completion_request(facts, tokens, req, prefill=prefill)
-
-        text, reason = await stream(
-            self._client, self.url, facts.api, path, body, req, job.stream, stats,
-            rules=op == "complete",
-        )  # fmt: skip
+        as_text = facts.tokenizer == api.NO_TOKENIZER and self.fim is not None
+        sent = text_prompt.decode(tokens, self.fim) if as_text else tokens  # type: ignore[arg-type]
+        path, body = api.completion_request(facts, sent, req, prefill=prefill)
+        try:
+            text, reason = await stream(
+                self._client, self.url, facts.api, path, body, req, job.stream, stats,
+                rules=op == "complete",
+            )  # fmt: skip
+        except api.EmptyAnswer as exc:  # over the server's context, most likely: shrink ours
+            n_ctx = text_prompt.smaller_context(self.prompts.n_ctx, len(tokens))
+            self.prompts.n_ctx = self.info["n_ctx"] = n_ctx
+            raise api.RemoteError(f"{exc}: the prompt was probably longer than its context; "
+                                  f"using {n_ctx} tokens now (set contextLength to the "
+                                  "server's)", server_down=False) from None  # fmt: skip
         self._check_model(stats)
         return self._result(text, stats, reason, prompt, len(tokens))
 
@@ -365,10 +369,14 @@ class RemoteEngine:
     # -- prompts -----------------------------------------------------------------------------
     async def _prompt(self, req: dict[str, Any]) -> Prompt:
         assert self.prompts is not None and self.facts is not None
+        if self.facts.tokenizer == api.NO_TOKENIZER and self.fim is not None:
+            return text_prompt.build(req, self.fim, self.prompts.n_ctx)[0]
         return await self.prompts.build(req, self._slot_key(req), self._tokenize_piece)
 
     async def _edit_prompt(self, req: dict[str, Any]) -> Prompt:
-        assert self.prompts is not None
+        assert self.prompts is not None and self.facts is not None
+        if self.facts.tokenizer == api.NO_TOKENIZER:
+            raise EngineError(f"next edits need token-exact prompts: {self.url} has no /tokenize")
         return await self.prompts.edit_prompt(req, self._tokenize_piece)
 
     async def _tokenize_piece(self, text: str) -> list[int]:

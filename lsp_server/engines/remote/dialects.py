@@ -5,6 +5,7 @@ control token on the server. Errors become one line naming the URL and the cause
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import dataclass
@@ -13,10 +14,12 @@ from typing import Any
 import httpx
 
 from lsp_server.engines import EngineError
+from lsp_server.prompt import fim as fim_templates
 from lsp_server.prompt.fim import ALL_MARKER_TEXTS, FimIds
 from lsp_server.settings import API_KEY_ENV
 
 LLAMA_SERVER, OPENAI = "llama-server", "openai"
+NO_TOKENIZER = "none"  # no /tokenize: prompts travel as text (text_prompt.py)
 PROBE_TIMEOUT = httpx.Timeout(5.0)
 # Streams: connecting is quick or the server is down; the first token may wait for a prompt
 # behind other users' work on a shared server.
@@ -29,6 +32,13 @@ class RemoteError(EngineError):
     def __init__(self, message: str, *, server_down: bool = True) -> None:
         super().__init__(message)
         self.server_down = server_down  # False: only this request was wrong (a 4xx)
+
+
+class EmptyAnswer(RemoteError):
+    """A 200 with no event at all: a server that did not say why (a prompt over its context)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, server_down=False)
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,10 @@ def status_error(url: str, response: httpx.Response) -> RemoteError:
             "the language server starts in"
         )
     detail = _error_text(response)
+    if code == 404:
+        path = response.request.url.path if response.request is not None else "that endpoint"
+        return RemoteError(f"{url} has no {path} (404 Not Found): not a server this engine speaks "
+                           "to, or the wrong URL" + detail)  # fmt: skip
     kind = "failed" if code >= 500 else "rejected the request"
     message = f"{url} {kind} ({code} {response.reason_phrase})" + detail
     return RemoteError(message, server_down=code >= 500 or code == 404)
@@ -150,7 +164,12 @@ async def detect(client: httpx.AsyncClient, url: str, wanted: str) -> ServerFact
     models = _ok(url, await client.get(f"{url}/v1/models", timeout=PROBE_TIMEOUT))
     first = models["data"][0]
     n_ctx = int(first.get("max_model_len") or first.get("meta", {}).get("n_ctx") or 0)
-    return ServerFacts(OPENAI, "vllm", str(first["id"]), n_ctx, 0, str(first.get("owned_by", "")))
+    model = str(first["id"])
+    probe = await client.post(
+        f"{url}/tokenize", json={"model": model, "prompt": "a"}, timeout=PROBE_TIMEOUT
+    )
+    tokenizer = "vllm" if probe.status_code == 200 else NO_TOKENIZER  # LM Studio, TGI, ...
+    return ServerFacts(OPENAI, tokenizer, model, n_ctx, 0, str(first.get("owned_by", "")))
 
 
 async def tokenize(
@@ -176,10 +195,29 @@ async def tokenize(
     return [t if isinstance(t, int) else int(t["id"]) for t in data["tokens"]]
 
 
+async def bind(
+    client: httpx.AsyncClient, url: str, facts: ServerFacts, forced: str, gate: Any
+) -> tuple[FimIds | None, str | None, int | None]:
+    """The FIM template the server's vocabulary speaks (each mark one special token), with a
+    warning when it differs from the one asked for, and the BOS id the tokenizer adds."""
+
+    async def lookup(text: str) -> int | None:
+        async with gate:
+            ids = await tokenize(client, url, facts, text, special=True)
+        return ids[0] if len(ids) == 1 else None
+
+    ids = await asyncio.gather(*(lookup(t) for t in ALL_MARKER_TEXTS))
+    fim, warning = fim_templates.detect(dict(zip(ALL_MARKER_TEXTS, ids)).get, forced)
+    with_bos = await tokenize(client, url, facts, "a", add_special=True)
+    plain = await tokenize(client, url, facts, "a")
+    return fim, warning, with_bos[0] if len(with_bos) > len(plain) else None
+
+
 def completion_request(
-    facts: ServerFacts, tokens: list[int], req: dict[str, Any], *, prefill: bool
+    facts: ServerFacts, tokens: list[int] | str, req: dict[str, Any], *, prefill: bool
 ) -> tuple[str, dict[str, Any]]:
-    """Path and JSON body of one streamed generation (prefill: evaluate only, cache it)."""
+    """Path and JSON body of one streamed generation (prefill: evaluate only, cache it); the
+    prompt as token ids, or as text for a server without a tokenizer."""
     n = 0 if prefill else int(req.get("max_tokens", 128))
     temperature = float(req.get("temperature", 0.0))
     # Seed-Coder's marks are not end-of-generation on servers; a next edit ends at EOS only
@@ -226,12 +264,13 @@ def stats_of(event: dict[str, Any]) -> dict[str, Any]:
         "decode_steps": generated,
         "prompt_ms": float(t.get("prompt_ms", 0.0)),
         "generate_ms": float(t.get("predicted_ms", 0.0)),
-        "server_stop": str(event.get("stop_type") or _finish(event)),
+        "server_stop": str(event.get("stop_type") or finish_reason(event)),
         "model": str(event.get("model") or ""),
     }
 
 
-def _finish(event: dict[str, Any]) -> str:
+def finish_reason(event: dict[str, Any]) -> str:
+    """The OpenAI stop reason of a chunk ("" until the last): servers without usage send it too."""
     choices = event.get("choices") or [{}]
     return str(choices[0].get("finish_reason") or "")
 
@@ -258,6 +297,7 @@ def describe(
         "slots": facts.slots,
         "build": facts.build,
         "fim_template": fim.template.name if fim else None,
+        "tokenizer": facts.tokenizer if facts.tokenizer != NO_TOKENIZER else "none: text prompts",
         "fim_ids": list(fim.ids()) if fim else [],
         "add_bos": bos is not None,
         "warnings": [warning] if warning else [],
