@@ -226,5 +226,8 @@ def test_a_window_smaller_than_a_block_keeps_the_lines_that_fit() -> None:
     lines = [f"line_{i:02d} = {i}\n" for i in range(40)]  # 13 chars a line
     prefix = "".join(lines) + "cur"
     w = choose_window(prefix, "", per_char, Budget(100, 0))
-    assert w.prefix == "".join(lines[-7:]) + "cur"  # 7 * 13 + 3 = 94 <= 100; 8 lines: 107
-    assert w.start_line == 33
+    # with the slack typing needs (100 - 12 = 88): 6 * 13 + 3 = 81 fits, 7 lines (94) do not
+    assert w.prefix == "".join(lines[-6:]) + "cur"
+    assert w.start_line == 34
+    typed = choose_window(prefix + "x" * 6, "", per_char, Budget(100, 0))
+    assert typed.start_line == 34  # a few keys later the window has not moved

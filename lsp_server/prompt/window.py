@@ -111,9 +111,10 @@ def _prefix_start(
     if found is not None:
         return found
     # Not even the last block fits (a small cold-start window, long lines): as many whole lines
-    # before the cursor's as fit, rather than the cursor's line alone.
+    # before the cursor's as fit with the same slack (typing must not move it at every key),
+    # rather than the cursor's line alone.
     near = list(range(last - (last % step), last + 1))[::-1]
-    found = _largest_fitting(near, fits)
+    found = _largest_fitting(near, lambda s: fits(s, roomy))
     return found if found is not None else last
 
 
