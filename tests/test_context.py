@@ -219,15 +219,3 @@ def test_text_too_long_to_fit_is_never_tokenized() -> None:
     budget = Budget(prefix=300, suffix=100)
     choose_window(lines, "\n" + lines, tokenize, budget)
     assert max(seen) <= (budget.prefix + budget.suffix) * MAX_CHARS_PER_TOKEN
-
-
-def test_a_window_smaller_than_a_block_keeps_the_lines_that_fit() -> None:
-    """A cold start's small window: whole lines before the cursor's, not its line alone."""
-    lines = [f"line_{i:02d} = {i}\n" for i in range(40)]  # 13 chars a line
-    prefix = "".join(lines) + "cur"
-    w = choose_window(prefix, "", per_char, Budget(100, 0))
-    # with the slack typing needs (100 - 12 = 88): 6 * 13 + 3 = 81 fits, 7 lines (94) do not
-    assert w.prefix == "".join(lines[-6:]) + "cur"
-    assert w.start_line == 34
-    typed = choose_window(prefix + "x" * 6, "", per_char, Budget(100, 0))
-    assert typed.start_line == 34  # a few keys later the window has not moved

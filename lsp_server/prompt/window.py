@@ -108,13 +108,6 @@ def _prefix_start(
     # Descending starts: smaller windows fit; we want the smallest start that fits.
     roomy = budget - int(budget * SLACK)
     found = _largest_fitting(starts[::-1], lambda s: fits(s, roomy))
-    if found is not None:
-        return found
-    # Not even the last block fits (a small cold-start window, long lines): as many whole lines
-    # before the cursor's as fit with the same slack (typing must not move it at every key),
-    # rather than the cursor's line alone.
-    near = list(range(last - (last % step), last + 1))[::-1]
-    found = _largest_fitting(near, lambda s: fits(s, roomy))
     return found if found is not None else last
 
 
