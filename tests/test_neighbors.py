@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lsp_server.prompt.neighbors import OtherDoc, excluded, extra_context, query, render, select
+from lsp_server.prompt.neighbors import OtherDoc, excluded, query, render_one, select
 from lsp_server.repository.context_sources import ContextSources
 
 HELPERS = (
@@ -36,14 +36,17 @@ def test_recently_edited_regions_come_first_and_the_budget_holds() -> None:
 
 
 def test_rendered_layout_is_exact() -> None:
-    chosen = [("pkg/helpers.py", 0, "def parse_config(path):\n    return path")]
-    assert render(chosen, "python") == (
+    body = "def parse_config(path):\n    return path"
+    assert render_one("pkg/helpers.py", body, "python") == (
         "# Compare this snippet from pkg/helpers.py:\n"
         "# def parse_config(path):\n"
         "#     return path\n"
     )
-    assert render(chosen, "typescript").startswith("// Compare this snippet from pkg/helpers.py")
-    assert extra_context(PREFIX, "", "python", [OtherDoc("h.py", HELPERS)], 0) == ""
+    assert render_one("pkg/helpers.py", body, "typescript").startswith(
+        "// Compare this snippet from pkg/helpers.py"
+    )
+    others = [("file:///w/helpers.py", HELPERS, 1)]
+    assert sources_extra(ContextSources(), others, root="/w", budget_tokens=0) == ""
 
 
 def test_secrets_user_globs_and_ignored_paths_are_never_sent() -> None:

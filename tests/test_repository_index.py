@@ -257,3 +257,17 @@ def test_the_index_stops_growing_at_its_cap_and_says_so(
     assert index.stats() == {"files": 2, "definitions": 4} and index.full
     assert builder.status()["full"] is True
     builder.stop()
+
+
+def test_a_gitignore_written_later_takes_files_out(tmp_path: Path) -> None:
+    write(tmp_path, {"geometry.py": GEOMETRY, "search.py": SEARCH})
+    index, builder = built(tmp_path)
+    assert index.stats()["files"] == 2
+    write(tmp_path, {".gitignore": "geometry.py\n"})  # read again: its mtime changed
+    builder.changed_on_disk([str(tmp_path / ".gitignore")])
+    assert builder.wait_idle(30)
+    assert [os.path.relpath(p, tmp_path) for p in index.paths()] == ["search.py"]
+    sources = ContextSources(index, extract)
+    others = [((tmp_path / "geometry.py").as_uri(), GEOMETRY, 1)]
+    assert context(index, tmp_path, "search.py", SEARCH, sources=sources, others=others) == ""
+    builder.stop()

@@ -2,9 +2,9 @@
 first) that share identifiers with the code around the cursor and its imports, rendered as
 commented "Compare this snippet from PATH" blocks at the head of the prefix.
 
-Plain data in, one string out. The choice is sticky: it depends on the cursor's 16-line block
-and the other documents' versions, never on the keystroke, so the rendered text stays the same
-tokens at the same place while the user types (the KV cache keeps it).
+Plain data in, plain data out; repository/context_sources.py decides when to choose (once per
+cursor block, so the rendered text stays the same tokens at the same place while the user types
+and the KV cache keeps it).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import PurePosixPath
 
 CHUNK_LINES = 16  # other documents are cut into blocks of this many lines
 AROUND_LINES = 40  # lines before the cursor (and a quarter of that after) that set the query
-CHARS_PER_TOKEN = 2  # a conservative estimate (comment marks included); the engine enforces it
 MAX_DOC_CHARS = 1_000_000  # larger documents are not searched for snippets
 MIN_SCORE = 0.1
 EDIT_BONUS = 0.2  # a recently edited chunk is worth this much more
@@ -138,22 +137,3 @@ def render_one(path: str, text: str, language: str) -> str:
     mark = COMMENT.get(language, DEFAULT_COMMENT)
     body = "\n".join(f"{mark} {line}".rstrip() for line in text.split("\n"))
     return f"{mark} Compare this snippet from {path}:\n{body}\n"
-
-
-def render(chosen: Sequence[tuple[str, int, str]], language: str) -> str:
-    """Commented snippets, in document order."""
-    return "".join(render_one(path, text, language) for path, _start, text in sorted(chosen))
-
-
-def extra_context(
-    prefix: str,
-    suffix: str,
-    language: str,
-    docs: Sequence[OtherDoc],
-    budget_tokens: int,
-) -> str:
-    """The rendered context for a cursor ('' when nothing is related or the budget is 0)."""
-    if budget_tokens <= 0 or not docs:
-        return ""
-    chosen = select(query(prefix, suffix), docs, budget_tokens * CHARS_PER_TOKEN)
-    return render(chosen, language)

@@ -32,6 +32,7 @@ from lsp_server.repository.retrieve import (
     related,
     render_definition,
 )
+from lsp_server.repository.scan import Rules
 
 STICKY_ENTRIES = 32
 CHARS_PER_TOKEN_MAX = 8  # the snippets sent never exceed the budget at this many chars a token
@@ -66,7 +67,7 @@ class ContextSources:
         self.edited: dict[str, int] = {}  # uri -> line last edited
         self.sticky: OrderedDict[tuple[Any, ...], Choice] = OrderedDict()
         self._binds: OrderedDict[tuple[str, int, tuple[str, ...]], Bindings] = OrderedDict()
-        self._specs: dict[str, tuple[float, Callable[[str], bool]]] = {}
+        self._rules: dict[tuple[str, tuple[str, ...]], Rules] = {}
         self.counts = {"choices": 0, "definitions_shown": 0, "similar_shown": 0}
 
     def note_edit(self, uri: str, text: str, offset: int | None) -> None:
@@ -168,12 +169,12 @@ class ContextSources:
             taken.append((f.path, f.definition.line, f.definition.end_line))
         used = tuple((t[0], self.index.generation(t[0]) if self.index else 0) for t in taken)
         self.counts["definitions_shown"] += len(taken)
-        ignored = self._gitignore(root)
         docs = []
         for other, text, _version in candidates:
             path = self._relative_path(other, home)
-            if path is not None and not excluded(path, exclude_globs, ignored):
-                docs.append(OtherDoc(path, text, self.edited.get(other), uri_path(other) or ""))
+            where = uri_path(other)
+            if path is not None and home and where and self._allowed(where, home, exclude_globs):
+                docs.append(OtherDoc(path, text, self.edited.get(other), where))
         full = {d.path: d.full for d in docs}
         for doc_path, start, text in select(query(prefix, suffix), docs, cap):
             if not _overlaps(taken, full[doc_path], start, start + CHUNK_LINES):
@@ -239,7 +240,12 @@ class ContextSources:
         here = uri_path(uri)
         home = self._home(here, root, ())
         rel = self._relative_path(uri, home)
-        if home is None or rel is None or excluded(rel, exclude_globs, self._gitignore(root)):
+        if (
+            home is None
+            or here is None
+            or rel is None
+            or not self._allowed(here, home, exclude_globs)
+        ):
             return None
         return f"{os.path.basename(os.path.abspath(home))}/{rel}"
 
@@ -255,43 +261,15 @@ class ContextSources:
             return None
         return Path(os.path.relpath(path, home)).as_posix()
 
-    def _gitignore(self, root: str | None) -> Callable[[str], bool] | None:
-        """The workspace's ignore rules (.gitignore files along the path, .git/info/exclude)."""
-        if not root:
-            return None
-
-        def ignored(rel: str) -> bool:
-            parts = rel.split("/")
-            for depth in range(len(parts)):
-                folder = os.path.join(root, *parts[:depth])
-                rest = "/".join(parts[depth:])
-                for name in (".gitignore", os.path.join(".git", "info", "exclude")):
-                    if depth and name != ".gitignore":
-                        continue
-                    match = self._spec(os.path.join(folder, name))
-                    if match is not None and match(rest):
-                        return True
-            return False
-
-        return ignored
-
-    def _spec(self, path: str) -> Callable[[str], bool] | None:
-        """An ignore file as a matcher, cached until it changes (None when absent)."""
-        try:
-            mtime = os.stat(path).st_mtime
-            cached = self._specs.get(path)
-            if cached is not None and cached[0] == mtime:
-                return cached[1]
-            with open(path, encoding="utf-8", errors="replace") as f:
-                import pathspec
-
-                match = pathspec.GitIgnoreSpec.from_lines(f.read().splitlines()).match_file
-        except OSError:
-            return None
-        if len(self._specs) > 256:
-            self._specs.clear()
-        self._specs[path] = (mtime, match)
-        return match
+    def _allowed(self, path: str, home: str, exclude_globs: tuple[str, ...]) -> bool:
+        """The index's rules for a file (gitignore, excludeGlobs, secrets, skipped folders)."""
+        key = (home, exclude_globs)
+        rules = self._rules.get(key)
+        if rules is None:
+            if len(self._rules) > 16:
+                self._rules.clear()
+            rules = self._rules[key] = Rules([home], exclude_globs)
+        return rules.allowed(os.path.abspath(path))
 
 
 def _overlaps(taken: list[tuple[str, int, int]], full: str, first: int, end: int) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from lsp_server.prompt.neighbors import COMMON
@@ -25,16 +25,14 @@ SAME_NAME = 2  # definitions of one name in one file shown at most
 GLOBAL_MAX = 3  # a name defined in more places than this is too ambiguous to guess
 _USE = re.compile(r"(?:([A-Za-z_][A-Za-z0-9_]*)\s*(?:\.|::|->)\s*)?([A-Za-z_][A-Za-z0-9_]*)")
 _CONSTANTS = frozenset({"None", "True", "False", "NULL", "Self"})
-TextOf = Callable[[str], "str | None"]
 
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """A definition chosen for the prompt, with the file's text it is rendered from."""
+    """A definition chosen for the prompt, and the file that holds it."""
 
     path: str
     definition: Definition
-    why: str  # "import" | "package" | "workspace" | "imported"
 
 
 def uses_near(prefix: str, suffix: str, lines_above: int = LINES_ABOVE,
@@ -107,7 +105,7 @@ def related(
     for qualifier, name in uses_near(prefix, suffix):
         add(_lookup(index, binds, path, qualifier, name))
     for target_path, name in binds.imported:
-        add(_in_file(index, target_path, name, "imported", depth=1))
+        add(_in_file(index, target_path, name, depth=1))
     return out
 
 
@@ -117,23 +115,23 @@ def _lookup(
     """One use: through a module alias, an imported name, the package, then the workspace."""
     if qualifier and qualifier in binds.modules:
         for target in binds.modules[qualifier]:
-            yield from _in_file(index, target, name, "import", depth=1)
+            yield from _in_file(index, target, name, depth=1)
         return
-    hits = [f for t in binds.names.get(name, ()) for f in _in_file(index, t, name, "import", 1)]
-    hits += [f for t in binds.wildcards for f in _in_file(index, t, name, "import", 0)]
-    hits += [f for t in binds.package for f in _in_file(index, t, name, "package", 0)]
+    hits = [f for t in binds.names.get(name, ()) for f in _in_file(index, t, name, 1)]
+    hits += [f for t in binds.wildcards for f in _in_file(index, t, name, 0)]
+    hits += [f for t in binds.package for f in _in_file(index, t, name, 0)]
     if not hits:
         hits = _anywhere(index, path, qualifier, name)
     yield from hits
 
 
-def _in_file(index: WorkspaceIndex, target: str, name: str, why: str, depth: int) -> list[Found]:
+def _in_file(index: WorkspaceIndex, target: str, name: str, depth: int) -> list[Found]:
     """A name's definitions in one file; a package's __init__ / index file that only
     re-exports it is followed one step."""
     defs = [d for d in index.definitions_in(target, name) if not d.container]
     defs = defs[::-1][:SAME_NAME]  # overloads: the last is the implementation (Python's rule)
     if defs or depth <= 0:
-        return [Found(target, d, why) for d in defs]
+        return [Found(target, d) for d in defs]
     entry = index.entry(target)
     if entry is None:
         return []
@@ -143,7 +141,7 @@ def _in_file(index: WorkspaceIndex, target: str, name: str, why: str, depth: int
         if name in imp.names or "*" in imp.names:
             for t in resolve(imp, target, entry.language, index, roots):
                 if t.path != target:
-                    out += _in_file(index, t.path, name, why, depth - 1)
+                    out += _in_file(index, t.path, name, depth - 1)
     return out
 
 
@@ -160,7 +158,7 @@ def _anywhere(index: WorkspaceIndex, path: str, qualifier: str, name: str) -> li
         return []
     here = os.path.dirname(path)
     defs.sort(key=lambda pd: (os.path.dirname(pd[0]) != here, _distance(path, pd[0]), pd[0]))
-    return [Found(p, d, "workspace") for p, d in defs]
+    return [Found(p, d) for p, d in defs]
 
 
 def _distance(a: str, b: str) -> int:

@@ -25,11 +25,10 @@ Matcher = Callable[[str], bool]
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """A file the index may read: absolute path, its workspace folder, size and mtime."""
+    """A file the index may read: absolute path, its workspace folder and mtime."""
 
     path: str
     folder: str
-    size: int
     mtime_ns: int
 
 
@@ -39,16 +38,28 @@ def indexable_name(name: str) -> bool:
     return dot > 0 and name[dot:].lower() in EXTENSIONS
 
 
+_LOADED: dict[str, tuple[int, Matcher]] = {}  # ignore file -> (mtime, matcher)
+
+
 def load_ignore(path: str) -> Matcher | None:
-    """A .gitignore-style file as a matcher of paths relative to its folder (None: none)."""
+    """A .gitignore-style file as a matcher of paths relative to its folder (None: none),
+    read again only when it changes."""
     try:
+        mtime = os.stat(path).st_mtime_ns
+        cached = _LOADED.get(path)
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = f.read().splitlines()
     except OSError:
         return None
     import pathspec
 
-    return pathspec.GitIgnoreSpec.from_lines(lines).match_file
+    if len(_LOADED) > 1024:
+        _LOADED.clear()
+    match = pathspec.GitIgnoreSpec.from_lines(lines).match_file
+    _LOADED[path] = (mtime, match)
+    return match
 
 
 def _any_of(matchers: tuple[Matcher, ...]) -> Matcher:
@@ -62,7 +73,6 @@ class Rules:
     def __init__(self, folders: Sequence[str], exclude_globs: tuple[str, ...]) -> None:
         self.folders = [os.path.abspath(f) for f in folders]
         self.exclude_globs = exclude_globs
-        self._ignores: dict[str, Matcher | None] = {}
 
     def folder_of(self, path: str) -> str | None:
         """The workspace folder holding a path (the innermost), None when outside them all."""
@@ -75,20 +85,11 @@ class Rules:
         return best
 
     def ignores(self, folder: str) -> Matcher | None:
-        """The ignore rules a folder itself holds (cached; .git/info/exclude at the root)."""
-        if folder not in self._ignores:
-            matchers = [
-                m for name in IGNORE_FILES if (m := load_ignore(os.path.join(folder, name)))
-            ]
-            if folder in self.folders:
-                exclude = load_ignore(os.path.join(folder, ".git", "info", "exclude"))
-                matchers += [exclude] if exclude else []
-            self._ignores[folder] = _any_of(tuple(matchers)) if matchers else None
-        return self._ignores[folder]
-
-    def forget_ignores(self) -> None:
-        """A .gitignore changed: read them again."""
-        self._ignores.clear()
+        """The ignore rules a folder itself holds (.git/info/exclude too at the root)."""
+        names = IGNORE_FILES + ((os.path.join(".git", "info", "exclude"),)
+                                if folder in self.folders else ())  # fmt: skip
+        matchers = tuple(m for name in names if (m := load_ignore(os.path.join(folder, name))))
+        return _any_of(matchers) if matchers else None
 
     def allowed(self, path: str, is_dir: bool = False) -> bool:
         """Inside a workspace folder, not gitignored along the way, not excluded, not a secret."""
@@ -147,7 +148,7 @@ def _entry(rules: Rules, entry: os.DirEntry[str], todo: list[str]) -> Iterator[F
         return
     if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_FILE_BYTES and rules.allowed(entry.path):
         folder = rules.folder_of(entry.path) or ""
-        yield Found(entry.path, folder, st.st_size, st.st_mtime_ns)
+        yield Found(entry.path, folder, st.st_mtime_ns)
 
 
 def check_file(rules: Rules, path: str) -> Found | None:
@@ -164,7 +165,7 @@ def check_file(rules: Rules, path: str) -> Found | None:
         return None
     if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
         return None
-    return Found(path, folder, st.st_size, st.st_mtime_ns)
+    return Found(path, folder, st.st_mtime_ns)
 
 
 def _real_under(folder: str, path: str) -> str:

@@ -9,7 +9,7 @@ import re
 import pytest
 from lsprotocol import types
 
-from lsp_server.prompt.neighbors import OtherDoc, extra_context
+from lsp_server.prompt.neighbors import render_one
 from tests.e2e.helpers import ROOT, Models, lsp_session
 
 pytestmark = pytest.mark.asyncio
@@ -50,9 +50,8 @@ async def test_other_files_in_the_prompt_cost_their_bytes_once(models: Models) -
         s.open(MAIN_URI, MAIN)
         await s.inline(MAIN_URI, cursor)
         first = completions(s.log_lines())[-1]
-        prefix, suffix = MAIN[: MAIN.index("    \n") + 4], "\n"
-        doc = OtherDoc("e2e-context/helpers.py", HELPERS)
-        rendered = extra_context(prefix, suffix, "python", [doc], 512)
+        prefix = MAIN[: MAIN.index("    \n") + 4]
+        rendered = render_one("e2e-context/helpers.py", HELPERS.rstrip(), "python")
         assert rendered.startswith("# Compare this snippet from e2e-context/helpers.py:\n# def")
         assert first[0] - without == len(rendered.encode())  # the tiny vocabulary: a byte a token
         typed = s.insert(MAIN_URI, len(prefix), "r")

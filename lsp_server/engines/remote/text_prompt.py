@@ -90,11 +90,6 @@ def build(req: dict[str, Any], fim: FimIds, n_ctx: int) -> tuple[Prompt, str]:
     return prompt, decode(prompt.tokens, fim)
 
 
-def estimate_tokens(text: str) -> int:
-    """Pseudo-tokens a text costs (two UTF-8 bytes each)."""
-    return (len(text.encode("utf-8", "surrogatepass")) + BYTES_PER_TOKEN - 1) // BYTES_PER_TOKEN
-
-
 def smaller_context(n_ctx: int, sent: int) -> int:
     """After an empty answer to a prompt of `sent` pseudo-tokens: a window that should fit."""
     return max(MIN_CONTEXT, min(n_ctx, sent) // 2)
