@@ -107,6 +107,7 @@ class IndexBuilder:
         """A .gitignore changed: walk again with the new rules."""
         with self._cond:
             if self._rules is not None:
+                self._rules.forget_ignores()
                 self._build = True
                 self._cond.notify()
 

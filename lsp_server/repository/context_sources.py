@@ -67,7 +67,6 @@ class ContextSources:
         self.edited: dict[str, int] = {}  # uri -> line last edited
         self.sticky: OrderedDict[tuple[Any, ...], Choice] = OrderedDict()
         self._binds: OrderedDict[tuple[str, int, tuple[str, ...]], Bindings] = OrderedDict()
-        self._rules: dict[tuple[str, tuple[str, ...]], Rules] = {}
         self.counts = {"choices": 0, "definitions_shown": 0, "similar_shown": 0}
 
     def note_edit(self, uri: str, text: str, offset: int | None) -> None:
@@ -261,15 +260,12 @@ class ContextSources:
             return None
         return Path(os.path.relpath(path, home)).as_posix()
 
-    def _allowed(self, path: str, home: str, exclude_globs: tuple[str, ...]) -> bool:
-        """The index's rules for a file (gitignore, excludeGlobs, secrets, skipped folders)."""
-        key = (home, exclude_globs)
-        rules = self._rules.get(key)
-        if rules is None:
-            if len(self._rules) > 16:
-                self._rules.clear()
-            rules = self._rules[key] = Rules([home], exclude_globs)
-        return rules.allowed(os.path.abspath(path))
+    @staticmethod
+    def _allowed(path: str, home: str, exclude_globs: tuple[str, ...]) -> bool:
+        """The index's rules for a file (gitignore, excludeGlobs, secrets, skipped folders);
+        a fresh Rules each time, so an edited .gitignore counts at once (files re-read by
+        mtime only)."""
+        return Rules([home], exclude_globs).allowed(os.path.abspath(path))
 
 
 def _overlaps(taken: list[tuple[str, int, int]], full: str, first: int, end: int) -> bool:

@@ -73,6 +73,7 @@ class Rules:
     def __init__(self, folders: Sequence[str], exclude_globs: tuple[str, ...]) -> None:
         self.folders = [os.path.abspath(f) for f in folders]
         self.exclude_globs = exclude_globs
+        self._ignores: dict[str, Matcher | None] = {}
 
     def folder_of(self, path: str) -> str | None:
         """The workspace folder holding a path (the innermost), None when outside them all."""
@@ -85,11 +86,18 @@ class Rules:
         return best
 
     def ignores(self, folder: str) -> Matcher | None:
-        """The ignore rules a folder itself holds (.git/info/exclude too at the root)."""
-        names = IGNORE_FILES + ((os.path.join(".git", "info", "exclude"),)
-                                if folder in self.folders else ())  # fmt: skip
-        matchers = tuple(m for name in names if (m := load_ignore(os.path.join(folder, name))))
-        return _any_of(matchers) if matchers else None
+        """The ignore rules a folder itself holds (.git/info/exclude too at the root), read
+        once per Rules: a walk reads each folder's once, a new Rules reads changed files."""
+        if folder not in self._ignores:
+            names = IGNORE_FILES + ((os.path.join(".git", "info", "exclude"),)
+                                    if folder in self.folders else ())  # fmt: skip
+            found = tuple(m for name in names if (m := load_ignore(os.path.join(folder, name))))
+            self._ignores[folder] = _any_of(found) if found else None
+        return self._ignores[folder]
+
+    def forget_ignores(self) -> None:
+        """A .gitignore changed: read them again."""
+        self._ignores.clear()
 
     def allowed(self, path: str, is_dir: bool = False) -> bool:
         """Inside a workspace folder, not gitignored along the way, not excluded, not a secret."""
