@@ -3,9 +3,9 @@
 For each mode: the real server over stdio (bench model, repository context on), the benchmark's
 big file opened (a cold start: its window is grown in the background), 9 characters typed at
 4 chars/s with an inline request after each (VS Code's policy), then nothing for --after
-seconds. CPU time is read from /proc (user + system) for the language server and its worker
-together, so it counts everything: completions, speculation, the cold window's growth, the
-workspace index.
+seconds. CPU time is read from /proc (user + system) for the language server, its llama.cpp
+worker and the shared engine process (sharedEngine, the default) together, so it counts
+everything: completions, speculation, the cold window's growth, the workspace index.
 
 Usage: python -m benchmarks.background_cpu [--model bench|tiny|PATH] [--after 30] [--out DIR]
 """
@@ -46,7 +46,8 @@ async def run_mode(model: Path, mode: str, after: float, log: Path) -> dict[str,
     """One mode: CPU while typing and after the last key, and the server's counts."""
     server = LspServer(model, {"backgroundWork": mode}, log)
     ready = await server.start()
-    pids = (server.client._server.pid, ready.get("engine_pid"))
+    shared = (ready.get("shared_engine") or {}).get("engine_pid")  # the shared engine process
+    pids = (server.client._server.pid, ready.get("engine_pid"), shared)
     try:
         text = big_file()
         cursor = text.index("\n", len(text) // 2) + 1

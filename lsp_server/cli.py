@@ -129,7 +129,7 @@ def start_engine(settings: Settings) -> Any:
 
     if settings.engine == "remote":
         return _remote_engine(settings)
-    from lsp_server.engines.local.supervisor import LocalEngine
+    from lsp_server.engines.shared import local_engine
     from lsp_server.model_files.model_check import ModelError
     from lsp_server.model_files.model_setup import locate_model, worker_config
 
@@ -137,7 +137,7 @@ def start_engine(settings: Settings) -> Any:
         model = locate_model(settings)
     except ModelError as exc:
         raise CliError(str(exc)) from None
-    engine = LocalEngine(worker_config(settings, str(model.path)))
+    engine = local_engine(worker_config(settings, str(model.path)), settings.shared_engine)
     try:
         engine.wait_ready(timeout=600)
     except EngineError as exc:
@@ -218,6 +218,7 @@ def _read_text(path: Path, action: str = "complete in") -> str:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Backend, model facts and one timed smoke infill, for bug reports and setup checks."""
+    from lsp_server.engines import shared
     from lsp_server.model_files.model_check import ModelError
     from lsp_server.model_files.model_setup import locate_model
 
@@ -238,6 +239,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     engine = start_engine(settings)
     try:
         _print_info(engine.info, LOCAL_FACTS)
+        print(shared.describe(engine))
         print(
             f"measured speed: {engine.info.get('prompt_tps')} prompt tokens/s, "
             f"{engine.info.get('gen_tps')} generated tokens/s"

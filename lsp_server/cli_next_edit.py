@@ -61,8 +61,8 @@ def git_history(path: Path) -> tuple[list[Event], Path]:
 def next_edit_engine(settings: Settings) -> Any:
     """The next-edit model loaded (or its server connected), or a NextEditError."""
     from lsp_server.engines import EngineError
-    from lsp_server.engines.local.supervisor import LocalEngine
     from lsp_server.engines.remote.client import RemoteConfig, RemoteEngine
+    from lsp_server.engines.shared import local_engine
     from lsp_server.model_files.model_check import ModelError
     from lsp_server.model_files.model_setup import (
         NEXT_EDIT_CONTEXT,
@@ -85,7 +85,7 @@ def next_edit_engine(settings: Settings) -> Any:
             model = locate_model_named(name)
         except ModelError as exc:
             raise NextEditError(str(exc)) from None
-        engine = LocalEngine(next_edit_config(settings, str(model.path)))
+        engine = local_engine(next_edit_config(settings, str(model.path)), settings.shared_engine)
     try:
         engine.wait_ready(timeout=600)
     except EngineError as exc:

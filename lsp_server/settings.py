@@ -100,6 +100,11 @@ class Settings:
     threads: int = setting(
         0, "CPU threads (0 = one per physical core)", lo=0, hi=1024, reload=LOCAL
     )
+    shared_engine: bool = setting(
+        True,
+        "one llama.cpp engine per model for all editor windows of this user (false: one each)",
+        reload=LOCAL,
+    )
     log_level: str = setting("info", "log detail on stderr", choices=LOG_LEVELS)
     engine: str = setting(
         "local", "local: llama.cpp in a worker; remote: a server", choices=ENGINES
@@ -134,7 +139,7 @@ class Settings:
         if self.engine == "remote":
             shared: tuple[Any, ...] = (self.remote_url, self.remote_api)
         else:
-            shared = (self.gpu_layers, self.threads)
+            shared = (self.gpu_layers, self.threads, self.shared_engine)
         return (self.engine, self.next_edit_model.strip(), self.next_edit_url, *shared)
 
     def language_enabled(self, language_id: str) -> bool:

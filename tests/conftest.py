@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,11 @@ from typing import Any
 import pytest
 
 from tests.tiny_model import TOKEN_TYPE_USER_DEFINED, write_tiny_model
+
+# Shared engines started by tests (servers, editors) live in a runtime dir of this test run, and
+# leave soon after their last client: never the user's engines, never lingering after the run.
+os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="seed-coder-lsp-tests-")
+os.environ["SEED_CODER_LSP_ENGINE_GRACE"] = "2"
 
 
 @pytest.fixture(scope="session")

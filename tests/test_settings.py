@@ -40,6 +40,7 @@ def test_defaults() -> None:
         "fimTemplate": "auto",
         "completionFallback": True,
         "threads": 0,
+        "sharedEngine": True,
         "logLevel": "info",
         "engine": "local",
         "remoteUrl": "",
@@ -79,6 +80,7 @@ def test_camel_case_values() -> None:
         "fimTemplate": "qwen",
         "completionFallback": False,
         "threads": 4,
+        "sharedEngine": False,
         "logLevel": "debug",
         "engine": "remote",
         "remoteUrl": "http://gpu-box:8080",
@@ -195,7 +197,8 @@ def test_null_string_keeps_default() -> None:
 
 def test_engine_key_and_field_names() -> None:
     a = Settings()
-    assert a.engine_key() == ("local", "", -1, 4096, "auto", 0)
+    assert a.engine_key() == ("local", "", -1, 4096, "auto", 0, True)
+    assert dataclasses.replace(a, shared_engine=False).engine_key() != a.engine_key()
     assert dataclasses.replace(a, max_tokens=1).engine_key() == a.engine_key()
     assert dataclasses.replace(a, context_length=8192).engine_key() != a.engine_key()
     # the other kind's fields reload nothing
@@ -204,7 +207,7 @@ def test_engine_key_and_field_names() -> None:
     assert remote.engine_key() == ("remote", 4096, "auto", "http://x", "auto")
     assert dataclasses.replace(remote, model="other", threads=3).engine_key() == remote.engine_key()
     assert settings_field_names()[:3] == ["model", "gpuLayers", "contextLength"]
-    assert len(settings_field_names()) == 27
+    assert len(settings_field_names()) == 28
 
 
 def test_vscode_settings_match_the_server_defaults() -> None:

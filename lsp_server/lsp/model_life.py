@@ -15,8 +15,10 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from lsp_server import __version__, power
+from lsp_server.engines import shared
 from lsp_server.engines.local.supervisor import LocalEngine
 from lsp_server.engines.remote.client import RemoteConfig, RemoteEngine
+from lsp_server.engines.shared import SharedEngine, local_engine
 from lsp_server.keystroke import budget
 from lsp_server.lsp.protocol import FlatProtocol, converter, end_progress_token
 from lsp_server.model_files.download import DownloadCancelled, DownloadError, download_model
@@ -42,7 +44,7 @@ class ModelServer(LanguageServer):
         self.base_settings = settings  # CLI flags over the defaults
         self.init_settings = settings  # ... plus initializationOptions: what pushes merge onto
         self.settings = settings
-        self.engine: LocalEngine | RemoteEngine | None = None
+        self.engine: LocalEngine | SharedEngine | RemoteEngine | None = None
         self.engine_key: tuple[Any, ...] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.said: set[str] = set()
@@ -180,18 +182,21 @@ class ModelServer(LanguageServer):
             return
         config = worker_config(settings, str(model.path))
         engine = self.engine
-        if isinstance(engine, LocalEngine):
-            engine.reconfigure(config)
+        fresh = local_engine(config, settings.shared_engine, on_event=self.on_engine_event)
+        if type(engine) is type(fresh) and isinstance(engine, (LocalEngine, SharedEngine)):
+            engine.reconfigure(config)  # `fresh` never started: nothing to close
             self.model_changed()  # suggestions of the previous model are stale
         else:
-            engine = LocalEngine(config, on_event=self.on_engine_event)
+            engine = fresh
             self._replace_engine(engine)
         if not await self._started(engine, generation, f"could not load {model.path}: "):
             return
         info = engine.info
+        where = shared.describe(engine) if isinstance(engine, SharedEngine) else ""
         self.say(
             f"model {model.path.name} loaded in {info.get('load_ms')} ms on {info.get('backend')} "
             f"(FIM template {info.get('fim_template')}, context {info.get('n_ctx')})"
+            + (f"; {where}" if where else "")
         )
         self.set_status("ready", f"{model.path.name} ready ({info.get('backend')})")
 
@@ -220,7 +225,7 @@ class ModelServer(LanguageServer):
         self.set_status("ready", f"{info.get('model')} on {url}")
 
     async def _started(
-        self, engine: LocalEngine | RemoteEngine, generation: int, what: str
+        self, engine: LocalEngine | SharedEngine | RemoteEngine, generation: int, what: str
     ) -> bool:
         """Start an engine and wait for its load or first connection; False (and reported)
         when it failed, or quietly when newer settings took over meanwhile."""
@@ -239,7 +244,7 @@ class ModelServer(LanguageServer):
         self.set_status("error", message)
         self.tell_once(message, types.MessageType.Error)
 
-    def _replace_engine(self, engine: LocalEngine | RemoteEngine | None) -> None:
+    def _replace_engine(self, engine: LocalEngine | SharedEngine | RemoteEngine | None) -> None:
         """Another engine (kind or server): close the old one off the event loop."""
         old, self.engine = self.engine, engine
         if old is not None:

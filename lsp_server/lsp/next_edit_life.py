@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsp_server.engines.local.supervisor import LocalEngine
 from lsp_server.engines.remote.client import RemoteConfig, RemoteEngine
+from lsp_server.engines.shared import SharedEngine, local_engine
 from lsp_server.keystroke import budget
 from lsp_server.lsp.model_life import in_daemon_thread
 from lsp_server.model_files.download import DownloadCancelled, DownloadError
@@ -40,7 +41,7 @@ class NextEdits:
 
     def __init__(self, server: ModelServer, current: Callable[[str], tuple[str, int] | None]):
         self.server = server
-        self.engine: LocalEngine | RemoteEngine | None = None
+        self.engine: LocalEngine | SharedEngine | RemoteEngine | None = None
         self.key: tuple[Any, ...] | None = None
         self.history = EditHistory()
         self.predictor = Predictor(
@@ -106,7 +107,7 @@ class NextEdits:
 
     async def _engine(
         self, settings: Any, generation: int, download: bool
-    ) -> LocalEngine | RemoteEngine | None:
+    ) -> LocalEngine | SharedEngine | RemoteEngine | None:
         name = settings.next_edit_model.strip()
         if settings.engine == "remote":
             url = (settings.next_edit_url or settings.remote_url).strip()
@@ -127,9 +128,10 @@ class NextEdits:
                 return None
         model = locate_model_named(name)
         self._set("loading", f"loading {model.path.name}")
-        return LocalEngine(next_edit_config(settings, str(model.path)), on_event=self._on_event)
+        config = next_edit_config(settings, str(model.path))
+        return local_engine(config, settings.shared_engine, on_event=self._on_event)
 
-    def _check(self, engine: LocalEngine | RemoteEngine) -> None:
+    def _check(self, engine: LocalEngine | SharedEngine | RemoteEngine) -> None:
         """Zeta 2.1 speaks Seed-Coder's FIM: a model without those tokens cannot serve."""
         info = engine.info
         if info.get("fim_template") != "seed-coder":
@@ -166,7 +168,7 @@ class NextEdits:
         if self.state["state"] == "error" and self.engine is not None and self.engine.ready:
             self._set("ready", "next-edit model ready")
 
-    def _replace(self, engine: LocalEngine | RemoteEngine | None) -> None:
+    def _replace(self, engine: LocalEngine | SharedEngine | RemoteEngine | None) -> None:
         old, self.engine = self.engine, engine
         if old is not None:
             threading.Thread(target=old.close, daemon=True, name="close-next-edit").start()

@@ -14,6 +14,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from lsp_server import __version__, power
+from lsp_server.engines.shared import shared_info
 from lsp_server.keystroke.completion import stats_line
 from lsp_server.keystroke.scheduler import Scheduler
 from lsp_server.lsp import next_edit_features, positions, repository_life
@@ -374,6 +375,7 @@ def on_stats(ls: SeedCoderServer, params: Any) -> dict[str, Any]:
         "engine_pid": engine.pid if engine else None,
         "engine_starts": engine.starts if engine else 0,
         "engine_crashes": engine.crashes if engine else 0,
+        "shared_engine": shared_info(engine),
         "status": ls.status,
         "info": engine.info if engine else {},
         "internals": {**internals(ls), **ls.scheduler.sizes(), "said": len(ls.said)},

@@ -280,14 +280,17 @@ async def lsp_session(
     answer: str | None = None,
     root: Path = ROOT,
     watch_files: bool = False,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Session]:
     """Start the server, initialize it, optionally wait for the model, shut it down after.
     `configuration`: the client answers workspace/configuration (section seedCoder) with it;
     `answer`: the action title it picks in window/showMessageRequest (None: dismissed).
     The workspace index is off unless the settings turn it on (`repositoryContext`): what
-    this repository's own code defines must not change other tests' prompts."""
+    this repository's own code defines must not change other tests' prompts. So is the shared
+    engine (`sharedEngine`): tests that kill or count the worker own theirs; the shared path
+    has its own tests (test_shared_engine.py, and test_completion.py runs with it too)."""
     if isinstance(init_options, dict):
-        init_options = {"repositoryContext": False, **init_options}
+        init_options = {"repositoryContext": False, "sharedEngine": False, **init_options}
     client = make_test_lsp_client()
     message_requests: list[Any] = []
 
@@ -307,7 +310,7 @@ async def lsp_session(
 
     if configuration is not None:
         client.set_configuration(configuration, section="seedCoder")
-    await client.start_io(*SERVER_COMMAND, env=server_env(), cwd=str(ROOT))
+    await client.start_io(*SERVER_COMMAND, env={**server_env(), **(env or {})}, cwd=str(ROOT))
     statuses: list[Any] = []
 
     @client.feature("seedCoder/status")

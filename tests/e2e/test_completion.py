@@ -27,10 +27,18 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 COUNTERS = ("requests", "generations", "cache_hits", "superseded", "not_ready", "cancelled")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def server(models: Models) -> AsyncIterator[Session]:
-    # Speculation off: these tests count decode steps between two requests exactly.
-    settings = {"model": str(models.tiny), "debounceMs": 0, "speculative": False}
+@pytest_asyncio.fixture(
+    scope="module", loop_scope="module", params=[False, True], ids=["own-worker", "shared"]
+)
+async def server(models: Models, request: pytest.FixtureRequest) -> AsyncIterator[Session]:
+    # Speculation off: these tests count decode steps between two requests exactly. Every test
+    # runs twice: with a worker of the server's own and through the shared engine.
+    settings = {
+        "model": str(models.tiny),
+        "debounceMs": 0,
+        "speculative": False,
+        "sharedEngine": request.param,
+    }
     async with lsp_session(settings) as s:
         s.model = str(models.tiny)  # type: ignore[attr-defined]
         yield s

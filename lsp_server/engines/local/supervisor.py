@@ -200,6 +200,12 @@ class LocalEngine:
             worker.outbox.put({"op": op, "seq": job.seq, **payload})
         return job
 
+    def drop_session(self, session: int) -> None:
+        """A shared engine's client left: free its context in the worker (if one runs)."""
+        with self._lock:
+            if self._worker is not None and self._worker.alive():
+                self._worker.outbox.put({"op": "drop_session", "session": session})
+
     def cancel(self, job: Job, soft: bool = False) -> None:
         """Stop this job (only this one) inside the decode in progress; soft: after it (the
         batch being evaluated completes and stays cached; next edits)."""

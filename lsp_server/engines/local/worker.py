@@ -18,6 +18,7 @@ from typing import Any
 
 from lsp_server.engines.local.edits import generate_edit
 from lsp_server.engines.local.runner import Runner, WorkerConfig
+from lsp_server.engines.local.sessions import Sessions
 
 log = logging.getLogger("seed_coder_lsp.worker")
 
@@ -87,6 +88,7 @@ def worker_main(conn: Any, board: CancelBoard, steps: Any, config: WorkerConfig)
         conn.send({"type": "load_error", "message": str(exc) or type(exc).__name__})
         return
     conn.send({"type": "ready", "info": runner.info()})
+    sessions = Sessions(runner)  # one context per client of a shared engine (session 0: today's)
 
     while True:
         try:
@@ -99,9 +101,14 @@ def worker_main(conn: Any, board: CancelBoard, steps: Any, config: WorkerConfig)
         seq = msg.get("seq", 0)
         cpu = time.process_time()  # this process's CPU time: every llama.cpp thread counts
         try:
+            if op == "drop_session":
+                sessions.drop(int(msg.get("session", 0)))
+                continue
             if op in ("complete", "edit"):
+                runner = sessions.get(int(msg.get("session", 0)))
                 result = _complete(runner, conn, msg, board, steps)
             elif op == "prefill":
+                runner = sessions.get(int(msg.get("session", 0)))
                 result = _prefill(runner, msg, board, steps)
             else:
                 result = None
