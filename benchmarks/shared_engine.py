@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ def processes(servers: list[LspServer], stats: list[dict[str, Any]]) -> set[int]
 async def run(model: Path, shared: bool, windows: int, cps: float, log: Path) -> dict[str, Any]:
     """Start the windows, type in all of them at once, measure."""
     os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="sc-bench-")  # a fresh engine
+    os.environ["SEED_CODER_LSP_ENGINE_GRACE"] = "1"
     settings = {"sharedEngine": shared, "repositoryContext": False}
     servers = [LspServer(model, settings, log.with_suffix(f".{n}.log")) for n in range(windows)]
     for server in servers:
@@ -71,6 +73,9 @@ async def run(model: Path, shared: bool, windows: int, cps: float, log: Path) ->
     finally:
         for server in servers:
             await server.stop()
+    # The engine leaves 1 s after its last window: wait, so that no process of this run maps the
+    # model file during the next one (mapped pages count shared in PSS).
+    await _gone(processes(servers, stats))
     keys = [k for r in results for k in r.keys]
     lat = [(k.shown_at - k.t_key) * 1000 for k in keys if k.shown_at is not None]
     return {
@@ -85,6 +90,15 @@ async def run(model: Path, shared: bool, windows: int, cps: float, log: Path) ->
         "evaluated_tokens": sum(r.evaluated_tokens for r in results),
         "sessions": [asdict(r) for r in results],
     }
+
+
+async def _gone(pids: set[int], timeout: float = 30.0) -> None:
+    """Wait until these processes have exited."""
+    deadline = time.monotonic() + timeout
+    while any(os.path.exists(f"/proc/{p}/smaps_rollup") and pss_mb(p) for p in pids):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"processes {sorted(pids)} outlived their windows")
+        await asyncio.sleep(0.1)
 
 
 def _sum_pss(pids: set[int]) -> float:
@@ -127,11 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     rows = []
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="shared-") as tmp:
         model = resolve_model(args.model, Path(tmp))
         for windows in (int(w) for w in args.windows.split(",")):
             for shared in (True, False):
-                log = Path(tmp) / f"w{windows}-{shared}"
+                log = (args.out or Path(tmp)) / f"w{windows}-{'shared' if shared else 'own'}"
                 row = asyncio.run(run(model, shared, windows, args.cps, log))
                 rows.append(row)
                 brief = {k: v for k, v in row.items() if k != "sessions"}

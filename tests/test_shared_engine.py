@@ -42,7 +42,25 @@ def test_the_most_recent_keystroke_runs_first_each_client_in_order() -> None:
     pending.add(2, item(20))
     pending.add(1, item(11))  # client 1 typed last: its queue goes first, in its order
     pending.add(3, item(30))  # ...until client 3 types
-    assert order(pending) == [(3, 30), (1, 10), (1, 11), (2, 20)]
+    # Then turns: client 2 waited while client 1 ran, so it goes before 1's second request.
+    assert order(pending) == [(3, 30), (1, 10), (2, 20), (1, 11)]
+
+
+def test_windows_typing_at_once_take_turns() -> None:
+    """Window 3 always types last; without turns it would run every time."""
+    pending = Pending()
+    ran = []
+    for _ in range(3):
+        for client in (1, 2, 3):
+            queue = pending.queues.get(client)
+            if queue:  # a new key supersedes the window's waiting request (client cancel)
+                pending.remove(client, queue[0].seq)
+            pending.add(client, item(client))
+        picked = pending.pop()
+        assert picked is not None
+        ran.append(picked[0])
+    assert ran == [3, 2, 1]  # the most recent keystroke, then turns: never 3, 3, 3
+    assert order(pending) == [(3, 3), (2, 2)]
 
 
 def test_background_work_waits_for_every_keystroke() -> None:
@@ -176,3 +194,30 @@ def test_a_model_that_does_not_load_fails_every_client(tmp_path: Path, run_dir: 
     finally:
         first.close()
         second.close()
+
+
+def test_a_session_is_a_new_context_over_the_same_weights(tiny_model: Path) -> None:
+    """Each client's context shares the loaded model (not a second load) and its own cache."""
+    from lsp_server.engines.local.runner import Runner
+    from lsp_server.engines.local.sessions import Sessions
+
+    never = lambda: False  # noqa: E731
+    req = {"prefix": "def f(x):\n    return x", "suffix": "\n\nprint(f(2))\n", "max_tokens": 16}
+    sessions = Sessions(Runner(WorkerConfig(model_path=str(tiny_model), n_ctx=512)))
+    first, second = sessions.get(0), sessions.get(1)
+    assert second.llm._model is first.llm._model and second.llm._ctx is not first.llm._ctx
+    for runner in (first, second):
+        out = runner.generate(req, never, lambda: None, lambda t: None)
+        assert out.text == DEFAULT_INFILL and out.stats.reused_tokens == 0
+    # A keystroke in each: its own cache holds its prompt (a shared one would not).
+    typed = {**req, "prefix": req["prefix"] + " "}
+    for runner in (first, second):
+        assert (
+            runner.generate(typed, never, lambda: None, lambda t: None).stats.evaluated_tokens == 2
+        )
+    sessions.drop(1)  # freed
+    sessions.drop(0)  # emptied: the next client of context 0 starts cold
+    assert sessions.info() == {"contexts": 1}
+    out = sessions.get(0).generate(typed, never, lambda: None, lambda t: None)
+    assert out.stats.reused_tokens == 0
+    sessions.get(0).llm.close()

@@ -5,7 +5,6 @@ are in memory once. Session 0 is the context the model was loaded with."""
 from __future__ import annotations
 
 import contextlib
-import copy
 from typing import Any
 
 from lsp_server.engines.local.runner import Runner
@@ -17,7 +16,7 @@ def fork(base: Runner) -> Runner:
     from llama_cpp import _internals as internals  # the context classes Llama itself uses
 
     llm = base.llm
-    clone = copy.copy(llm)
+    clone = _shallow(llm)  # not copy.copy: Llama's __setstate__ would load the model again
     clone._stack = contextlib.ExitStack()  # closing the clone frees its context, not the model
     clone._ctx = clone._stack.enter_context(
         contextlib.closing(
@@ -32,9 +31,9 @@ def fork(base: Runner) -> Runner:
         )
     )
     clone.input_ids = np.ndarray((llm.n_ctx(),), dtype=np.intc)
-    clone.scores = np.ndarray(llm.scores.shape, dtype=np.single)
+    clone.scores = np.ndarray((1, llm.n_vocab()), dtype=np.single)  # logits_all is off
     clone.n_tokens = 0
-    runner = copy.copy(base)
+    runner = _shallow(base)
     runner.llm = clone
     runner.shift_pending = False
     runner.should_abort = lambda: False
@@ -71,6 +70,13 @@ class Sessions:
     def info(self) -> dict[str, Any]:
         """How many contexts are live."""
         return {"contexts": len(self.runners)}
+
+
+def _shallow(obj: Any) -> Any:
+    """A new object of the same class sharing every attribute (no __init__, no pickling)."""
+    clone = object.__new__(type(obj))
+    clone.__dict__.update(obj.__dict__)
+    return clone
 
 
 def _clear(runner: Runner) -> None:

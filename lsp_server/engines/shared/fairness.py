@@ -1,6 +1,8 @@
 """Which client's request a shared engine runs next: the window with the most recent keystroke
 first, each window's own requests in the order it sent them (its scheduler relies on that), and
-work no keystroke waits for only when no window waits for a keystroke's."""
+work no keystroke waits for only when no window waits for a keystroke's. When several windows
+wait with keystrokes, the one served longest ago goes first (each gets its turn: pure recency
+would serve whichever types last in every round and starve the others)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ class Pending:
     """Per-client FIFO queues and the pick across them."""
 
     queues: dict[int, deque[Item]] = field(default_factory=dict)
+    served: dict[int, int] = field(default_factory=dict)  # client -> when it last ran
+    _picks: Any = field(default_factory=itertools.count)
     _clock: Any = field(default_factory=itertools.count)
 
     def add(self, client: int, item: Item) -> None:
@@ -49,6 +53,7 @@ class Pending:
 
     def drop(self, client: int) -> list[Item]:
         """Forget a client that left; its queued requests."""
+        self.served.pop(client, None)
         return list(self.queues.pop(client, ()))
 
     def waiting_foreground(self, other_than: int) -> bool:
@@ -63,14 +68,16 @@ class Pending:
     def pop(self) -> tuple[int, Item] | None:
         """The next request to run: the head of the queue of the client whose newest keystroke
         request is the most recent; with none waiting, the oldest background request."""
-        best: tuple[tuple[int, int], int] | None = None
+        ranked = []
         for client, queue in self.queues.items():
             if not queue:
                 continue
             keys = [item.arrived for item in queue if not item.background]
-            rank = (1, max(keys)) if keys else (0, -queue[0].arrived)
-            if best is None or rank > best[0]:
-                best = (rank, client)
-        if best is None:
+            turn = -self.served.get(client, -1)  # served longest ago (or never) first
+            rank = (1, turn, max(keys)) if keys else (0, 0, -queue[0].arrived)
+            ranked.append((rank, client))
+        if not ranked:
             return None
-        return best[1], self.queues[best[1]].popleft()
+        client = max(ranked)[1]
+        self.served[client] = next(self._picks)
+        return client, self.queues[client].popleft()
