@@ -44,6 +44,7 @@ def cpu_s(pid: int | None) -> float:
 
 async def run_mode(model: Path, mode: str, after: float, log: Path) -> dict[str, Any]:
     """One mode: CPU while typing and after the last key, and the server's counts."""
+    os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="sc-bgcpu-")  # its own engine
     server = LspServer(model, {"backgroundWork": mode}, log)
     ready = await server.start()
     shared = (ready.get("shared_engine") or {}).get("engine_pid")  # the shared engine process
@@ -80,7 +81,8 @@ async def run_mode(model: Path, mode: str, after: float, log: Path) -> dict[str,
 def markdown(rows: list[dict[str, Any]], model: str, after: float) -> str:
     lines = [
         f"Model `{model}`; 9 characters typed at 4/s into a cold {len(big_file().splitlines())}"
-        f"-line file, then {after:g} s of nothing. CPU seconds of the server and its worker.",
+        f"-line file, then {after:g} s of nothing. CPU seconds of the server, the engine and "
+        "its llama.cpp worker.",
         "",
         "| backgroundWork | level here | CPU s while typing | CPU s after the last key "
         "| of which background jobs | speculations | eager | grows | held back |",
