@@ -227,10 +227,12 @@ async def test_pace_is_measured_from_request_gaps_and_ignores_pauses() -> None:
     assert sched.docs["u"].pace == pytest.approx(0.058)
 
 
-@pytest.mark.parametrize(("cost", "generations"), [(2.0, 2), (0.01, 10)])
+@pytest.mark.parametrize(("cost", "generations"), [(2.0, 2), (0.01, 10), (0.3, 6)])
 async def test_typing_starts_work_by_generation_cost(cost: float, generations: int) -> None:
     """Ten keys at a steady 0.2 s pace (fake clock): a cheap generation starts at every key
-    (each one still unshowable is stopped), an expensive one waits for the pause."""
+    (each one still unshowable is stopped), an expensive one waits for the pause. An estimate
+    just above the gap (measured in a busy moment) decays while keys wait: the first key
+    generates (no rhythm yet), keys 2-5 wait (0.3 * 0.9**4 < 0.2), keys 6-10 generate."""
     now = [0.0]
     engine = FakeEngine()
     engine.cancel = lambda j: setattr(j, "cancelled", True)  # type: ignore[method-assign]

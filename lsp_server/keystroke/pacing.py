@@ -12,6 +12,7 @@ from lsp_server.settings import Settings
 PACE_WINDOW_S = 0.4  # longer gaps are pauses (reading, thinking), not typing rhythm
 ADAPTIVE_DEBOUNCE_MAX_S = 0.25
 WARM_TOKENS = 64  # a generation that evaluated more was a cold start, not a keystroke's cost
+HELD_DECAY = 0.9  # a held key lowers the cost estimate: a generation soon measures it again
 
 
 def note_pace(state: DocState, now: float) -> None:
@@ -41,6 +42,14 @@ def debounce(state: DocState, settings: Settings, cost: float | None) -> float:
     if cost <= state.pace:
         return delay
     return max(delay, pause(state))
+
+
+def after_hold(cost: float) -> float:
+    """The cost estimate after a key that waited for a pause. Nothing is measured while keys
+    wait, so an estimate inflated by a busy moment (other windows on a shared engine, a cold
+    start) would hold every key until the user pauses; decaying it lets a generation through
+    after a few keys to measure it again (about one in ten keys on a machine that is slow)."""
+    return cost * HELD_DECAY
 
 
 def pause(state: DocState) -> float:

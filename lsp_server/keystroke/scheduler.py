@@ -368,4 +368,7 @@ class Scheduler(BackgroundWork):
 
     def debounce(self, state: DocState, settings: Settings) -> float:
         """Seconds to wait before generating (pacing.debounce with the measured cost)."""
-        return pacing.debounce(state, settings, self.cost)
+        delay = pacing.debounce(state, settings, self.cost)
+        if self.cost is not None and delay > settings.debounce_ms / 1000:
+            self.cost = pacing.after_hold(self.cost)
+        return delay
