@@ -215,6 +215,19 @@ def test_debounce_follows_generation_cost_against_typing_pace() -> None:
     assert sched.debounce(DocState(pace=0.04), fixed) == 0.03
 
 
+def test_a_stopped_generation_keeps_the_cost_estimate_up() -> None:
+    """It ran this long before the next key stopped it: its cost is at least that."""
+    from lsp_server.keystroke import pacing
+
+    ran = {"generate_ms": 300.0, "prompt_ms": 20.0, "evaluated_tokens": 2}
+    assert pacing.cancelled_cost(None, ran) == pytest.approx(0.32)
+    assert pacing.cancelled_cost(0.1, ran) == pytest.approx(0.32)
+    assert pacing.cancelled_cost(0.5, ran) == 0.5
+    assert pacing.cancelled_cost(0.5, {}) == 0.5  # stopped before it ran: nothing learned
+    cold = {**ran, "evaluated_tokens": 2000}  # a cold start's prompt is not a keystroke's
+    assert pacing.cancelled_cost(None, cold) == pytest.approx(0.3)
+
+
 async def test_pace_is_measured_from_request_gaps_and_ignores_pauses() -> None:
     now = [100.0]
     engine = FakeEngine()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import struct
 import tempfile
@@ -221,3 +222,49 @@ def test_a_session_is_a_new_context_over_the_same_weights(tiny_model: Path) -> N
     out = sessions.get(0).generate(typed, never, lambda: None, lambda t: None)
     assert out.stats.reused_tokens == 0
     sessions.get(0).llm.close()
+
+
+def test_a_window_attaching_after_a_crash_gets_a_loaded_engine(
+    tiny_model: Path, run_dir: Path
+) -> None:
+    config = WorkerConfig(model_path=str(tiny_model))
+    first = SharedEngine(config)
+    try:
+        first.wait_ready(30)
+        worker = first.pid
+        assert worker is not None
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while first.crashes == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert first.restartable and not first.ready
+        second = SharedEngine(config)  # the engine starts the worker again for it
+        try:
+            second.wait_ready(30)
+            assert second.ready and second.pid not in (None, worker)
+            assert second.submit(**request()).future.result(10)["text"] == DEFAULT_INFILL
+        finally:
+            second.close()
+        assert first.submit(**request()).future.result(10)["text"] == DEFAULT_INFILL
+    finally:
+        first.close()
+
+
+def test_a_request_too_large_fails_alone_and_reserved_keys_are_ignored(
+    tiny_model: Path, run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lsp_server.engines.shared import wire
+
+    monkeypatch.setattr(wire, "MAX_MESSAGE", 50_000)
+    engine = SharedEngine(WorkerConfig(model_path=str(tiny_model)))
+    try:
+        engine.wait_ready(30)
+        big = engine.submit(**request(prefix="x = 1\n" * 20_000))
+        with pytest.raises(EngineError, match="more than the engine takes"):
+            big.future.result(10)
+        # The engine's own fields in a payload change nothing (a worker request of its own).
+        odd = engine.submit(**request(seq=5, session=3))
+        assert odd.future.result(10)["text"] == DEFAULT_INFILL
+        assert engine.crashes == 0 and engine.ready
+    finally:
+        engine.close()

@@ -23,13 +23,28 @@ def note_pace(state: DocState, now: float) -> None:
     state.last_request = now
 
 
-def keystroke_cost(cost: float | None, stats: dict[str, Any]) -> float:
-    """Moving average of the seconds a keystroke's generation takes (a cold start's prompt
-    evaluation is not a keystroke's cost)."""
+def spent_s(stats: dict[str, Any]) -> float:
+    """Seconds a generation took (a cold start's prompt evaluation is not a keystroke's)."""
     spent = float(stats.get("generate_ms", 0.0))
     if int(stats.get("evaluated_tokens", 0)) <= WARM_TOKENS:
         spent += float(stats.get("prompt_ms", 0.0))
-    return spent / 1000 if cost is None else 0.7 * cost + 0.3 * spent / 1000
+    return spent / 1000
+
+
+def keystroke_cost(cost: float | None, stats: dict[str, Any]) -> float:
+    """Moving average of the seconds a keystroke's generation takes."""
+    spent = spent_s(stats)
+    return spent if cost is None else 0.7 * cost + 0.3 * spent
+
+
+def cancelled_cost(cost: float | None, stats: dict[str, Any]) -> float | None:
+    """A generation stopped by the next key took at least what it ran: the estimate is never
+    below that (or decaying while keys wait would start a generation at every key of a long
+    burst on a machine where each is stopped before it ends)."""
+    spent = spent_s(stats)
+    if spent <= 0:
+        return cost
+    return spent if cost is None else max(cost, spent)
 
 
 def debounce(state: DocState, settings: Settings, cost: float | None) -> float:

@@ -324,6 +324,8 @@ class Scheduler(BackgroundWork):
         if out.window:
             state.hint = out.window
         if out.cancelled:
+            if not flight.speculative:
+                self.cost = pacing.cancelled_cost(self.cost, out.stats)
             return
         self.cost = pacing.keystroke_cost(self.cost, out.stats)
         state.grow_wanted = bool(out.stats.get("capped"))

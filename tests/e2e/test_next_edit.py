@@ -108,10 +108,11 @@ async def test_stale_versions_unknown_documents_and_bad_positions(
         assert answer == {"ok": False, "error": "unknown or expired next edit 'ne-9'"}
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["own-workers", "shared-engines"])
 async def test_a_keystroke_stops_a_running_prediction(
-    models: Models, zetas: dict[str, Path]
+    models: Models, zetas: dict[str, Path], shared: bool
 ) -> None:
-    async with session(models.tiny, zetas["loop"]) as s:
+    async with session(models.tiny, zetas["loop"], sharedEngine=shared) as s:
         s.open(URI, ZETA_DOCUMENT)
         start = await s.stats()
         pending = asyncio.ensure_future(ask(s, URI, s.cursor(URI, CALL)))

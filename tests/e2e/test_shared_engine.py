@@ -92,7 +92,10 @@ async def test_three_servers_one_engine_own_caches(models: Models, run: Path) ->
         assert len({st.shared_engine.engine_pid for st in stats}) == 1
         assert len({st.engine_pid for st in stats}) == 1  # one llama.cpp worker
         assert sorted(st.shared_engine.session for st in stats) == [0, 1, 2]
-        assert hosts(run) == [stats[0].shared_engine.engine_pid]
+        host = stats[0].shared_engine.engine_pid
+        assert hosts(run) == [host]
+        # It runs in its runtime folder, not in a project whose files Python would import.
+        assert os.readlink(f"/proc/{host}/cwd") == str(run / "seed-coder-lsp")
 
         uris = [f"file:///e2e/shared/own-{i}.py" for i in range(3)]
         for i, (s, uri) in enumerate(zip(sessions, uris)):

@@ -12,16 +12,18 @@ import logging
 import os
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from lsp_server.engines import EngineCrashed, EngineError, EventSink, Job
 from lsp_server.engines.local.runner import WorkerConfig
 from lsp_server.engines.shared.spawn import Place, attach
-from lsp_server.engines.shared.wire import Channel
+from lsp_server.engines.shared.wire import Channel, TooLarge
 
 log = logging.getLogger("seed_coder_lsp.engine")
 GRACE_S = 60.0  # the engine outlives its last window this long (a window reopened reuses it)
+ATTACH_TRIES = 5
 
 
 @dataclass(eq=False)
@@ -64,7 +66,8 @@ class SharedEngine:
         self.load_error: str | None = None
         self.crashes = 0
         self.starts = 0
-        self.decode_steps = 0
+        self._steps_done = 0  # decode steps of finished jobs
+        self._steps_running: dict[int, int] = {}  # of jobs in progress, as the engine reports
         self.evaluated_tokens = 0
         self.cpu_ms = {"foreground": 0.0, "background": 0.0}
         self.engine_pid: int | None = None  # the shared engine process
@@ -98,21 +101,19 @@ class SharedEngine:
     def _connect(self, link: _Link) -> None:
         """Attach, say hello, take the welcome; then read and send on their own threads."""
         try:
-            chan, where, started = attach(self.config, self.grace)
-            chan.send({"type": "hello", "pid": os.getpid()})
-            welcome = chan.recv()
-            if welcome.get("type") != "welcome":
-                raise EngineError(str(welcome.get("message") or "the shared engine refused us"))
+            chan, where, started, welcome = self._attach()
         except (EngineError, OSError, EOFError, ValueError) as exc:
             message = f"could not attach to the shared engine: {exc}"
             with self._lock:
-                if self._link is link:
+                current = self._link is link and not self._closed
+                if current:
                     self._link = None
                     self.load_error = message
                     self._state = "load_error"
                     self._ready.set()
             self._fail_all(EngineError(message), link.gen)
-            self.on_event("load_error", message)
+            if current:  # not a connection a reload or close has replaced
+                self.on_event("load_error", message)
             return
         with self._lock:
             link.chan, link.where, link.up = chan, where, True
@@ -125,6 +126,29 @@ class SharedEngine:
         self._apply_state(welcome, announce=True)
         threading.Thread(target=self._reader, args=(link,), daemon=True).start()
         threading.Thread(target=self._sender, args=(link,), daemon=True).start()
+
+    def _attach(self) -> tuple[Channel, Place, bool, dict[str, Any]]:
+        """Channel, place, whether we started the engine, and its welcome. An engine that is
+        exiting (its grace period just ended) turns us away or hangs up: the next try finds or
+        starts its successor."""
+        for attempt in range(ATTACH_TRIES):
+            chan, where, started = attach(self.config, self.grace)
+            try:
+                chan.send({"type": "hello", "pid": os.getpid()})
+                while True:
+                    msg = chan.recv()
+                    if msg.get("type") == "welcome":
+                        return chan, where, started, msg
+                    if msg.get("type") == "refused":
+                        if msg.get("message") != "closing":
+                            raise EngineError(str(msg.get("message")))
+                        raise EOFError
+            except (EOFError, OSError):
+                chan.close()
+                if attempt == ATTACH_TRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise EngineError("unreachable")
 
     def wait_ready(self, timeout: float | None = None) -> dict[str, Any]:
         """Block until the model is loaded; raise EngineError with the reason if it failed."""
@@ -149,6 +173,11 @@ class SharedEngine:
         if self._closed or self.load_error or self.starts == 0:
             return False
         return self._link is None or self._state == "crashed"
+
+    @property
+    def decode_steps(self) -> int:
+        """Decode steps the engine ran for this client (jobs in progress included)."""
+        return self._steps_done + sum(self._steps_running.copy().values())
 
     @property
     def alive(self) -> bool:
@@ -230,6 +259,8 @@ class SharedEngine:
                 return
             try:
                 link.chan.send(msg)
+            except TooLarge as exc:  # this request only: the connection stays
+                self._fail_one(int(msg.get("seq", -1)), EngineError(str(exc)))
             except OSError:
                 return
 
@@ -277,6 +308,8 @@ class SharedEngine:
                 for warning in self.info.get("warnings", []):
                     self.on_event("warning", warning)
                 self.on_event("ready", "model loaded")
+        elif state == "crashed":
+            self._ready.set()  # loaded once; restartable: the next request starts it again
         elif state == "load_error":
             self.load_error = str(msg.get("message") or "the model did not load")
             self._ready.set()
@@ -302,16 +335,28 @@ class SharedEngine:
         if kind == "partial":
             job.stream(job.partial + str(msg.get("text", "")))
             return
+        if kind == "progress":
+            self._steps_running[job.seq] = int(msg.get("steps", 0))
+            return
         self._jobs.pop(job.seq, None)
+        ran = self._steps_running.pop(job.seq, 0)
         if kind == "error":
+            self._steps_done += ran
             error = EngineCrashed if msg.get("crashed") else EngineError
             job.future.set_exception(error(str(msg.get("message", "engine error"))))
             return
-        self.decode_steps += int(msg.get("steps", 0))
+        self._steps_done += int(msg.get("steps", 0))
         self.evaluated_tokens += int(msg.get("stats", {}).get("evaluated_tokens", 0))
         side = "background" if msg.get("background") else "foreground"
         self.cpu_ms[side] += float(msg.get("cpu_ms", 0.0))
         job.future.set_result(msg)
+
+    def _fail_one(self, seq: int, exc: Exception) -> None:
+        """Resolve one pending job with an error."""
+        with self._lock:
+            job = self._jobs.pop(seq, None)
+        if job is not None and not job.future.done():
+            job.future.set_exception(exc)
 
     def _fail_all(self, exc: Exception, gen: int | None = None) -> None:
         """Resolve every pending job (of one connection, if given) with an error."""
@@ -320,5 +365,6 @@ class SharedEngine:
             for job in jobs:
                 self._jobs.pop(job.seq, None)
         for job in jobs:
+            self._steps_done += self._steps_running.pop(job.seq, 0)
             if not job.future.done():
                 job.future.set_exception(exc)

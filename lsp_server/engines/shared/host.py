@@ -11,6 +11,7 @@ from that server so that closing the window that started it leaves the others wo
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -33,6 +34,8 @@ from lsp_server.engines.shared.wire import Channel, peer_uid
 
 log = logging.getLogger("seed_coder_lsp.shared_engine")
 HELLO_TIMEOUT_S = 10.0
+PROGRESS_S = 0.05
+RESERVED = ("op", "seq", "session")  # the engine's own fields of a worker request
 
 
 @dataclass(eq=False)
@@ -71,6 +74,9 @@ class Host:
         self.last_left = time.monotonic()
         self._ids = 0
         self._inode: int | None = None
+        self.listener: socket.socket | None = None
+        self.closing = False  # decided to exit: nobody else is welcomed
+        self.arriving = 0  # connections not yet welcomed (they keep the engine up)
 
     # -- life --------------------------------------------------------------------------------
     def serve(self) -> None:
@@ -84,21 +90,34 @@ class Host:
         finally:
             os.umask(old)
         listener.listen(16)
+        self.listener = listener
         self._inode = os.stat(self.path).st_ino
         log.info("shared engine %d listening on %s", os.getpid(), self.path)
         self.engine.start()
         threading.Thread(target=self._feed, daemon=True, name="feed").start()
         threading.Thread(target=self._idle_watch, daemon=True, name="idle").start()
         while True:
-            sock, _ = listener.accept()
+            try:
+                sock, _ = listener.accept()
+            except OSError:  # closed by shutdown
+                time.sleep(60)
+                continue
+            with self.cond:
+                self.arriving += 1
             threading.Thread(target=self._serve_client, args=(sock,), daemon=True).start()
 
     def shutdown(self, why: str) -> None:
-        """Remove our socket (not a newer engine's), stop the worker, exit."""
+        """Stop welcoming, remove our socket (not a newer engine's: it is unlinked before the
+        listener closes, so no newer one can be bound there yet), stop the worker, exit."""
+        with self.cond:
+            self.closing = True
         log.info("shared engine %d exits: %s", os.getpid(), why)
         with contextlib.suppress(OSError):
             if os.stat(self.path).st_ino == self._inode:
                 self.path.unlink()
+        if self.listener is not None:
+            with contextlib.suppress(OSError):
+                self.listener.close()
         self.engine.close()
         os._exit(0)
 
@@ -107,7 +126,11 @@ class Host:
         while True:
             time.sleep(min(0.5, max(self.grace / 4, 0.05)))
             with self.cond:
-                idle = not self.clients and time.monotonic() - self.last_left >= self.grace
+                idle = (
+                    not self.clients
+                    and not self.arriving
+                    and time.monotonic() - self.last_left >= self.grace
+                )
             if idle:
                 self.shutdown(f"no client for {self.grace:g} s")
 
@@ -115,19 +138,26 @@ class Host:
     def _serve_client(self, sock: socket.socket) -> None:
         """Check who it is, welcome it, then read its requests and cancels until it leaves."""
         chan = Channel(sock)
-        uid = peer_uid(sock)
-        if uid != os.getuid():
-            log.warning("refused a connection from uid %s", uid)
-            _refuse(sock)
-            return
         try:
-            sock.settimeout(HELLO_TIMEOUT_S)
-            hello = chan.recv()
-            sock.settimeout(None)
-        except (EOFError, OSError, ValueError):
-            chan.close()
+            uid = peer_uid(sock)
+            if uid != os.getuid():
+                log.warning("refused a connection from uid %s", uid)
+                _refuse(sock, "this engine belongs to another user")
+                return
+            try:
+                sock.settimeout(HELLO_TIMEOUT_S)
+                hello = chan.recv()
+                sock.settimeout(None)
+            except (EOFError, OSError, ValueError):
+                chan.close()
+                return
+            client = self._join(chan, int(hello.get("pid", 0) or 0))
+        finally:
+            with self.cond:
+                self.arriving -= 1
+        if client is None:
+            _refuse(sock, "closing")
             return
-        client = self._join(chan, int(hello.get("pid", 0)))
         try:
             while True:
                 msg = chan.recv()
@@ -141,18 +171,25 @@ class Host:
         finally:
             self._leave(client)
 
-    def _join(self, chan: Channel, pid: int) -> Client:
-        """Register a client on the lowest free session (context) and send it the state."""
+    def _join(self, chan: Channel, pid: int) -> Client | None:
+        """Register a client on the lowest free session (context) and welcome it -- before
+        any broadcast can reach it; None while the engine is closing. A worker that crashed
+        or failed to load is started again for it (the others' next request would, too)."""
+        if self.engine.restartable or self.engine.load_error:
+            with contextlib.suppress(EngineError):
+                self.engine.start()
         with self.cond:
+            if self.closing:
+                return None
             self._ids += 1
             used = {c.session for c in self.clients.values()}
             session = next(n for n in range(len(used) + 1) if n not in used)
             client = Client(self._ids, chan, session, pid)
+            self._send(client, {"type": "welcome", **self._state(), "session": session})
             self.clients[client.id] = client
-            welcome = {"type": "welcome", **self._state(), "session": session}
+            count = len(self.clients)
         log.info("client %d (pid %d) attached on session %d", client.id, pid, session)
-        self._send(client, welcome)
-        self._broadcast({"type": "clients", "clients": len(self.clients)})
+        self._broadcast({"type": "clients", "clients": count})
         return client
 
     def _leave(self, client: Client) -> None:
@@ -164,9 +201,11 @@ class Host:
             running = self.running
             self.last_left = time.monotonic()
             count = len(self.clients)
+            # Queued before the session number can be given to another client: the worker
+            # frees the context after the job in progress and before any newcomer's request.
+            self.engine.drop_session(client.session)
         if running is not None and running.client is client:
             self.engine.cancel(running.job)
-        self.engine.drop_session(client.session)
         client.chan.close()
         log.info("client %d left; %d remain", client.id, count)
         self._broadcast({"type": "clients", "clients": count})
@@ -255,17 +294,25 @@ class Host:
                 self.current = (client, item)
             try:
                 self._run(client, item)
+            except Exception as exc:  # noqa: BLE001 - one bad request must not stop the feeder
+                log.exception("request %s of client %d failed", item.seq, client.id)
+                self._send(client, _error(item.seq, exc))
             finally:
                 with self.cond:
                     self.current = self.running = None
 
     def _run(self, client: Client, item: Item) -> None:
         """One request on the worker, in the client's own context."""
-        try:
-            job = self.engine.submit(item.op, session=client.session, **item.payload)
-        except EngineError as exc:
-            self._send(client, _error(item.seq, exc))
-            return
+        base = self.engine.decode_steps  # the worker is idle: nothing else counts from here
+        payload = {k: v for k, v in item.payload.items() if k not in RESERVED}
+        with self.cond:
+            if client.gone:  # left after its request was picked: its context is dropped
+                return
+            try:
+                job = self.engine.submit(item.op, session=client.session, **payload)
+            except EngineError as exc:
+                self._send(client, _error(item.seq, exc))
+                return
         running = Running(client, item, job)
 
         def forward(text: str) -> None:
@@ -280,7 +327,7 @@ class Host:
             if item.cancel or client.gone:
                 self.engine.cancel(job, item.cancel == "soft")
         try:
-            result = job.future.result()
+            result = self._wait(client, item.seq, job, base)
         except EngineError as exc:
             self._send(client, _error(item.seq, exc))
             return
@@ -289,12 +336,25 @@ class Host:
         wasted = self.engine.wasted_steps(job, result)
         self._send(client, {**result, "seq": item.seq, "steps": steps, "wasted_steps": wasted})
 
+    def _wait(self, client: Client, seq: int, job: Job, base: int) -> dict[str, Any]:
+        """The job's result; meanwhile its decode steps so far, every 50 ms while they grow
+        (the client's counts stay live, as a worker of its own would keep them)."""
+        sent = 0
+        while True:
+            try:
+                return job.future.result(timeout=PROGRESS_S)
+            except concurrent.futures.TimeoutError:
+                steps = self.engine.decode_steps - base
+                if steps != sent:
+                    sent = steps
+                    self._send(client, {"type": "progress", "seq": seq, "steps": steps})
 
-def _refuse(sock: socket.socket) -> None:
-    """Tell a stranger no and hang up; what it sent is discarded unread (closing with it
-    pending would reset the connection before the answer is read)."""
+
+def _refuse(sock: socket.socket, why: str) -> None:
+    """Say no and hang up; what the peer sent is discarded unread (closing with it pending
+    would reset the connection before the answer is read)."""
     with contextlib.suppress(OSError):
-        Channel(sock).send({"type": "refused", "message": "this engine belongs to another user"})
+        Channel(sock).send({"type": "refused", "message": why})
         sock.shutdown(socket.SHUT_WR)
         sock.settimeout(1.0)
         for _ in range(16):  # at most 1 MB

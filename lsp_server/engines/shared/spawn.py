@@ -86,6 +86,7 @@ def _spawn(config: WorkerConfig, where: Place, grace: float) -> subprocess.Popen
             stderr=log,
             start_new_session=True,
             close_fds=True,
+            cwd=where.socket.parent,  # not the editor's project: its files must not be imported
         )
     # Reap it when it exits while we still run (no zombie), without waiting for it here.
     threading.Thread(target=proc.wait, daemon=True, name="reap-engine").start()

@@ -28,6 +28,10 @@ MAX_MESSAGE = 64 * 1024 * 1024
 NOT_IN_KEY = ("log_level",)  # settings that do not change what the engine computes
 
 
+class TooLarge(ValueError):
+    """A message over MAX_MESSAGE: never sent (the other end would hang up)."""
+
+
 def supported() -> bool:
     """Unix sockets with a peer-uid check (Linux, macOS, BSDs); elsewhere one engine each."""
     return hasattr(socket, "AF_UNIX") and sys.platform != "win32"
@@ -91,6 +95,8 @@ class Channel:
     def send(self, msg: dict[str, Any]) -> None:
         """One message; raises OSError when the other end is gone."""
         data = json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(data) > MAX_MESSAGE:
+            raise TooLarge(f"a request of {len(data) >> 20} MB is more than the engine takes")
         with self._lock:
             self.sock.sendall(struct.pack("!I", len(data)) + data)
 
