@@ -163,6 +163,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--no-repository", action="store_true", help="repositoryContext off (the A/B baseline)"
     )
+    ap.add_argument(
+        "--no-shared-engine", action="store_true", help="sharedEngine off: a worker per server"
+    )
     return ap.parse_args(argv)
 
 
@@ -177,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         settings["contextLength"] = args.context_length
     if args.no_repository:
         settings["repositoryContext"] = False
+    if args.no_shared_engine:
+        settings["sharedEngine"] = False
     out = args.out or (REPO / "benchmarks" / "results" / ("quick" if args.quick else ""))
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
