@@ -11,6 +11,7 @@ post-processing do not know which one runs. A job's future resolves with a plain
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,3 +54,32 @@ class Job:
 
 
 EventSink = Callable[[str, str], None]  # (kind: ready|load_error|crashed|warning, message)
+
+
+class Waits:
+    """wait_ready / wait_loaded for an engine that sets `_ready` once it can serve or failed
+    (`load_error`), started by `start()`."""
+
+    _ready: threading.Event
+    load_error: str | None
+    info: dict[str, Any]
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def _late(self, timeout: float | None) -> str:
+        """What wait_ready says when the engine took longer than `timeout`."""
+        return f"model did not load within {timeout:g} s"
+
+    def wait_ready(self, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the engine can serve; raise EngineError with the reason if it failed."""
+        self.start()
+        if not self._ready.wait(timeout):
+            raise EngineError(self._late(timeout))
+        if self.load_error:
+            raise EngineError(self.load_error)
+        return self.info
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Block until the engine has loaded (connected) or failed (see load_error)."""
+        return self._ready.wait(timeout)

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lsp_server.engines import EngineCrashed, EngineError, EventSink, Job
+from lsp_server.engines import EngineCrashed, EngineError, EventSink, Job, Waits
 from lsp_server.engines.local.runner import WorkerConfig
 from lsp_server.engines.local.worker import CancelBoard, worker_main
 
@@ -50,7 +50,7 @@ def _log_event(kind: str, message: str) -> None:
         log.warning(message)
 
 
-class LocalEngine:
+class LocalEngine(Waits):
     """Parent side of the worker process."""
 
     kind = "local"
@@ -120,19 +120,6 @@ class LocalEngine:
             worker.launched.set()
         threading.Thread(target=self._reader, args=(worker,), daemon=True).start()
         threading.Thread(target=self._sender, args=(worker,), daemon=True).start()
-
-    def wait_ready(self, timeout: float | None = None) -> dict[str, Any]:
-        """Block until the model is loaded; raise EngineError with the reason if it failed."""
-        self.start()
-        if not self._ready.wait(timeout):
-            raise EngineError(f"model did not load within {timeout:g} s")
-        if self.load_error:
-            raise EngineError(self.load_error)
-        return self.info
-
-    def wait_loaded(self, timeout: float | None = None) -> bool:
-        """Block until the worker has loaded the model or failed (see load_error)."""
-        return self._ready.wait(timeout)
 
     @property
     def ready(self) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from lsp_server.engines import OPS, EngineError, EventSink, Job
+from lsp_server.engines import OPS, EngineError, EventSink, Job, Waits
 from lsp_server.engines.remote import dialects as api
 from lsp_server.engines.remote import text_prompt
 from lsp_server.engines.remote.prompt import RemotePrompts
@@ -50,7 +50,7 @@ class RemoteConfig:
     fim_template: str = "auto"
 
 
-class RemoteEngine:
+class RemoteEngine(Waits):
     """Client side of a llama-server / vLLM / OpenAI-compatible server."""
 
     kind = "remote"
@@ -94,18 +94,8 @@ class RemoteEngine:
         self._thread.start()
         self._call(self._connect_until_up())
 
-    def wait_loaded(self, timeout: float | None = None) -> bool:
-        """Block until the first connection attempt has succeeded or failed (see load_error)."""
-        return self._ready.wait(timeout)
-
-    def wait_ready(self, timeout: float | None = None) -> dict[str, Any]:
-        """Block until connected; raise EngineError with the reason if the server cannot serve."""
-        self.start()
-        if not self._ready.wait(timeout):
-            raise EngineError(f"{self.url} did not answer within {timeout:g} s")
-        if self.load_error:
-            raise EngineError(self.load_error)
-        return self.info
+    def _late(self, timeout: float | None) -> str:
+        return f"{self.url} did not answer within {timeout:g} s"
 
     @property
     def ready(self) -> bool:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lsp_server.engines import EngineCrashed, EngineError, EventSink, Job
+from lsp_server.engines import EngineCrashed, EngineError, EventSink, Job, Waits
 from lsp_server.engines.local.runner import WorkerConfig
 from lsp_server.engines.shared.spawn import Place, attach
 from lsp_server.engines.shared.wire import Channel, TooLarge
@@ -44,7 +44,7 @@ def _log_event(kind: str, message: str) -> None:
         log.warning(message)
 
 
-class SharedEngine:
+class SharedEngine(Waits):
     """Client of the user's shared engine for one model file and settings."""
 
     kind = "local"
@@ -149,19 +149,6 @@ class SharedEngine:
                     raise
                 time.sleep(0.05 * (attempt + 1))
         raise EngineError("unreachable")
-
-    def wait_ready(self, timeout: float | None = None) -> dict[str, Any]:
-        """Block until the model is loaded; raise EngineError with the reason if it failed."""
-        self.start()
-        if not self._ready.wait(timeout):
-            raise EngineError(f"model did not load within {timeout:g} s")
-        if self.load_error:
-            raise EngineError(self.load_error)
-        return self.info
-
-    def wait_loaded(self, timeout: float | None = None) -> bool:
-        """Block until the engine has loaded the model or failed (see load_error)."""
-        return self._ready.wait(timeout)
 
     @property
     def ready(self) -> bool:
