@@ -69,8 +69,6 @@ def test_background_work_waits_for_every_keystroke() -> None:
     pending.add(1, item(10, background=True))
     pending.add(2, item(20, background=True))
     pending.add(3, item(30))
-    assert pending.waiting_foreground(other_than=1)
-    assert not pending.waiting_foreground(other_than=3)
     assert order(pending) == [(3, 30), (1, 10), (2, 20)]  # then the oldest background first
 
 
@@ -218,7 +216,7 @@ def test_a_session_is_a_new_context_over_the_same_weights(tiny_model: Path) -> N
         )
     sessions.drop(1)  # freed
     sessions.drop(0)  # emptied: the next client of context 0 starts cold
-    assert sessions.info() == {"contexts": 1}
+    assert list(sessions.runners) == [0]
     out = sessions.get(0).generate(typed, never, lambda: None, lambda t: None)
     assert out.stats.reused_tokens == 0
     sessions.get(0).llm.close()

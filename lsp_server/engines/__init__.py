@@ -11,6 +11,7 @@ post-processing do not know which one runs. A job's future resolves with a plain
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,15 @@ class Job:
 
 
 EventSink = Callable[[str, str], None]  # (kind: ready|load_error|crashed|warning, message)
+
+
+def log_event(kind: str, message: str) -> None:
+    """Without a listener (CLI, tests) a local engine's problems still reach the log, once."""
+    log = logging.getLogger("seed_coder_lsp.engine")
+    if kind == "crashed":
+        log.error(message)
+    elif kind == "warning":
+        log.warning(message)
 
 
 class Waits:

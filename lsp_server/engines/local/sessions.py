@@ -67,10 +67,6 @@ class Sessions:
         else:
             runner.llm.close()
 
-    def info(self) -> dict[str, Any]:
-        """How many contexts are live."""
-        return {"contexts": len(self.runners)}
-
 
 def _shallow(obj: Any) -> Any:
     """A new object of the same class sharing every attribute (no __init__, no pickling)."""

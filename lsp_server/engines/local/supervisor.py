@@ -9,7 +9,6 @@ stops N and everything older between two decode steps, without a message round t
 from __future__ import annotations
 
 import itertools
-import logging
 import multiprocessing
 import queue
 import signal
@@ -17,11 +16,10 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lsp_server.engines import EngineCrashed, EngineError, EventSink, Job, Waits
+from lsp_server.engines import EngineCrashed, EngineError, EventSink, Job, Waits, log_event
 from lsp_server.engines.local.runner import WorkerConfig
 from lsp_server.engines.local.worker import CancelBoard, worker_main
 
-log = logging.getLogger("seed_coder_lsp.engine")
 NATIVE_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
 
 
@@ -42,14 +40,6 @@ class _Worker:
         return not self.launched.is_set() or (self.started and self.proc.is_alive())
 
 
-def _log_event(kind: str, message: str) -> None:
-    """Without a listener (CLI, tests) problems still reach the log, once."""
-    if kind == "crashed":
-        log.error(message)
-    elif kind == "warning":
-        log.warning(message)
-
-
 class LocalEngine(Waits):
     """Parent side of the worker process."""
 
@@ -58,7 +48,7 @@ class LocalEngine(Waits):
     def __init__(self, config: WorkerConfig, on_event: EventSink | None = None) -> None:
         self.config = config
         # The listener reports events (the server: a message and the log); never both here.
-        self.on_event = on_event or _log_event
+        self.on_event = on_event or log_event
         self._ctx = multiprocessing.get_context("spawn")
         self._seq = itertools.count(1)
         self._lock = threading.RLock()

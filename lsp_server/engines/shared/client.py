@@ -8,7 +8,6 @@ and the next request finds or starts a new one.
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import queue
 import threading
@@ -16,12 +15,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from lsp_server.engines import EngineCrashed, EngineError, EventSink, Job, Waits
+from lsp_server.engines import EngineCrashed, EngineError, EventSink, Job, Waits, log_event
 from lsp_server.engines.local.runner import WorkerConfig
 from lsp_server.engines.shared.spawn import Place, attach
 from lsp_server.engines.shared.wire import Channel, TooLarge
 
-log = logging.getLogger("seed_coder_lsp.engine")
 GRACE_S = 60.0  # the engine outlives its last window this long (a window reopened reuses it)
 ATTACH_TRIES = 5
 
@@ -37,13 +35,6 @@ class _Link:
     up: bool = False  # the welcome arrived
 
 
-def _log_event(kind: str, message: str) -> None:
-    if kind == "crashed":
-        log.error(message)
-    elif kind == "warning":
-        log.warning(message)
-
-
 class SharedEngine(Waits):
     """Client of the user's shared engine for one model file and settings."""
 
@@ -53,7 +44,7 @@ class SharedEngine(Waits):
         self, config: WorkerConfig, on_event: EventSink | None = None, grace: float | None = None
     ) -> None:
         self.config = config
-        self.on_event = on_event or _log_event
+        self.on_event = on_event or log_event
         self.grace = GRACE_S if grace is None else grace
         self._grace_env()
         self._seq = itertools.count(1)
@@ -74,7 +65,6 @@ class SharedEngine(Waits):
         self.pid: int | None = None  # its llama.cpp worker
         self.clients = 0
         self.session = -1
-        self.started_engine = False
         self._closed = False
 
     def _grace_env(self) -> None:
@@ -101,7 +91,7 @@ class SharedEngine(Waits):
     def _connect(self, link: _Link) -> None:
         """Attach, say hello, take the welcome; then read and send on their own threads."""
         try:
-            chan, where, started, welcome = self._attach()
+            chan, where, welcome = self._attach()
         except (EngineError, OSError, EOFError, ValueError) as exc:
             message = f"could not attach to the shared engine: {exc}"
             with self._lock:
@@ -117,7 +107,6 @@ class SharedEngine(Waits):
             return
         with self._lock:
             link.chan, link.where, link.up = chan, where, True
-            self.started_engine = started
             self.session = int(welcome.get("session", 0))
             current = self._link is link
         if not current:
@@ -127,18 +116,18 @@ class SharedEngine(Waits):
         threading.Thread(target=self._reader, args=(link,), daemon=True).start()
         threading.Thread(target=self._sender, args=(link,), daemon=True).start()
 
-    def _attach(self) -> tuple[Channel, Place, bool, dict[str, Any]]:
-        """Channel, place, whether we started the engine, and its welcome. An engine that is
+    def _attach(self) -> tuple[Channel, Place, dict[str, Any]]:
+        """Channel, place and the engine's welcome. An engine that is
         exiting (its grace period just ended) turns us away or hangs up: the next try finds or
         starts its successor."""
         for attempt in range(ATTACH_TRIES):
-            chan, where, started = attach(self.config, self.grace)
+            chan, where = attach(self.config, self.grace)
             try:
                 chan.send({"type": "hello", "pid": os.getpid()})
                 while True:
                     msg = chan.recv()
                     if msg.get("type") == "welcome":
-                        return chan, where, started, msg
+                        return chan, where, msg
                     if msg.get("type") == "refused":
                         if msg.get("message") != "closing":
                             raise EngineError(str(msg.get("message")))
@@ -190,10 +179,7 @@ class SharedEngine(Waits):
             if not self._ready.is_set():
                 self.load_error = self.load_error or "engine shut down"
                 self._ready.set()
-        if link is not None:
-            link.outbox.put(None)
-            if link.chan is not None:
-                link.chan.close()
+        _hang_up(link)
         self._fail_all(EngineError("engine shut down"))
 
     def reconfigure(self, config: WorkerConfig) -> None:
@@ -203,10 +189,7 @@ class SharedEngine(Waits):
             self.config = config
             self.crashes = 0
             self._ready.clear()
-        if link is not None:
-            link.outbox.put(None)
-            if link.chan is not None:
-                link.chan.close()
+        _hang_up(link)
         self._fail_all(EngineError("model reloading"))
 
     # -- requests ----------------------------------------------------------------------------
@@ -355,3 +338,11 @@ class SharedEngine(Waits):
             self._steps_done += self._steps_running.pop(job.seq, 0)
             if not job.future.done():
                 job.future.set_exception(exc)
+
+
+def _hang_up(link: _Link | None) -> None:
+    """Stop a connection we left: its sender ends, the engine sees us go."""
+    if link is not None:
+        link.outbox.put(None)
+        if link.chan is not None:
+            link.chan.close()

@@ -56,15 +56,6 @@ class Pending:
         self.served.pop(client, None)
         return list(self.queues.pop(client, ()))
 
-    def waiting_foreground(self, other_than: int) -> bool:
-        """A keystroke of another client waits."""
-        return any(
-            not item.background
-            for client, queue in self.queues.items()
-            if client != other_than
-            for item in queue
-        )
-
     def pop(self) -> tuple[int, Item] | None:
         """The next request to run: the head of the queue of the client whose newest keystroke
         request is the most recent; with none waiting, the oldest background request."""

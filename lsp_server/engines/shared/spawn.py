@@ -37,25 +37,25 @@ def place(config: WorkerConfig) -> Place:
     )
 
 
-def attach(config: WorkerConfig, grace: float) -> tuple[Channel, Place, bool]:
-    """A channel to the engine (started if needed); True when this call started it."""
+def attach(config: WorkerConfig, grace: float) -> tuple[Channel, Place]:
+    """A channel to the engine, started if no one has."""
     import fcntl  # POSIX only, as the whole shared engine (wire.supported)
 
     where = place(config)
     chan = connect(where.socket)
     if chan is not None:
-        return chan, where, False
+        return chan, where
     with open(where.lock, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         chan = connect(where.socket)  # another window may have started it meanwhile
         if chan is not None:
-            return chan, where, False
+            return chan, where
         proc = _spawn(config, where, grace)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             chan = connect(where.socket)
             if chan is not None:
-                return chan, where, True
+                return chan, where
             if proc.poll() is not None:
                 raise EngineError(
                     f"the shared engine exited at start (code {proc.returncode}); see {where.log}"
